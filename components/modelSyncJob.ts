@@ -1,0 +1,156 @@
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import type { ModelCache } from "./modelCache";
+import { envList, MODEL_MOUNT_PATH, MODEL_VOLUME_NAME, readWriteMountOptions } from "./modelMount";
+
+export interface ModelSyncJobArgs {
+    project: pulumi.Input<string>;
+    region: string;
+    /** Cloud Run job name. */
+    jobName: string;
+    /** Id of the job's own service account (the only writer of the cache). */
+    accountId: string;
+    /** Id of the account Cloud Scheduler calls the Run API as. */
+    schedulerAccountId: string;
+    /** The sync program's image, pinned by digest. */
+    image: pulumi.Input<string>;
+    modelCache: ModelCache;
+    /** The models list, passed to the program as `MODELS_JSON`. */
+    models: unknown[];
+    /** Days an unreferenced revision is kept before the sync removes it. */
+    revisionRetentionDays: number;
+    /** Cron in Cloud Scheduler syntax, and its time zone. */
+    schedule: string;
+    timeZone: string;
+    timeoutSeconds: number;
+    maxRetries: number;
+    cpu: string;
+    memory: string;
+    /** Secret Manager secret id of a Hugging Face token, for gated repositories. */
+    hfTokenSecret?: string;
+    deletionProtection: boolean;
+}
+
+/** The environment of the sync program (its contract: images/model-sync). */
+export function syncJobEnv(args: Pick<ModelSyncJobArgs, "models" | "revisionRetentionDays">): Record<string, string> {
+    return {
+        MODELS_JSON: JSON.stringify(args.models),
+        MODEL_CACHE_PATH: MODEL_MOUNT_PATH,
+        REVISION_RETENTION_DAYS: String(args.revisionRetentionDays),
+    };
+}
+
+/** The Cloud Run Admin API endpoint that starts one execution of a job. */
+export function jobRunUri(project: string, region: string, jobName: string): string {
+    return `https://run.googleapis.com/v2/projects/${project}/locations/${region}/jobs/${jobName}:run`;
+}
+
+/**
+ * The nightly model sync: a Cloud Run job whose own account is the only writer of the cache
+ * bucket, mounted read-write at /models, and a Cloud Scheduler job that starts it through the Run
+ * API as a separate account that may run this job and nothing else.
+ */
+export class ModelSyncJob extends pulumi.ComponentResource {
+    readonly account: gcp.serviceaccount.Account;
+    readonly job: gcp.cloudrunv2.Job;
+    readonly schedulerAccount: gcp.serviceaccount.Account;
+    readonly schedule: gcp.cloudscheduler.Job;
+    readonly jobName: pulumi.Output<string>;
+
+    constructor(name: string, args: ModelSyncJobArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("warmstart:run:ModelSyncJob", name, {}, opts);
+
+        this.account = new gcp.serviceaccount.Account(`${name}-sa`, {
+            project: args.project,
+            accountId: args.accountId,
+            displayName: `warmstart model sync ${args.jobName}`,
+            description: "Runs the model sync job; the only writer of the model cache bucket.",
+        }, { parent: this });
+        const member = pulumi.interpolate`serviceAccount:${this.account.email}`;
+        const grants: pulumi.Resource[] = [args.modelCache.grantWrite(`${name}-models-write`, member, { parent: this })];
+
+        const secretEnv: gcp.types.input.cloudrunv2.JobTemplateTemplateContainerEnv[] = [];
+        if (args.hfTokenSecret !== undefined) {
+            // Access to this one secret only, not the project's secrets.
+            grants.push(new gcp.secretmanager.SecretIamMember(`${name}-hf-token-access`, {
+                project: args.project,
+                secretId: args.hfTokenSecret,
+                role: "roles/secretmanager.secretAccessor",
+                member,
+            }, { parent: this }));
+            secretEnv.push({ name: "HF_TOKEN", valueSource: { secretKeyRef: { secret: args.hfTokenSecret, version: "latest" } } });
+        }
+
+        this.job = new gcp.cloudrunv2.Job(`${name}-job`, {
+            project: args.project,
+            location: args.region,
+            name: args.jobName,
+            deletionProtection: args.deletionProtection,
+            template: {
+                taskCount: 1,
+                parallelism: 1,
+                template: {
+                    serviceAccount: this.account.email,
+                    executionEnvironment: "EXECUTION_ENVIRONMENT_GEN2",
+                    timeout: `${args.timeoutSeconds}s`,
+                    maxRetries: args.maxRetries,
+                    volumes: [{
+                        name: MODEL_VOLUME_NAME,
+                        gcs: { bucket: args.modelCache.bucketName, readOnly: false, mountOptions: readWriteMountOptions() },
+                    }],
+                    containers: [{
+                        image: args.image,
+                        resources: { limits: { cpu: args.cpu, memory: args.memory } },
+                        envs: [...envList(syncJobEnv(args)), ...secretEnv],
+                        volumeMounts: [{ name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT_PATH }],
+                    }],
+                },
+            },
+        }, { parent: this, dependsOn: grants });
+        this.jobName = this.job.name;
+
+        this.schedulerAccount = new gcp.serviceaccount.Account(`${name}-scheduler-sa`, {
+            project: args.project,
+            accountId: args.schedulerAccountId,
+            displayName: `warmstart scheduler for ${args.jobName}`,
+            description: "Cloud Scheduler starts the model sync job as this account; it can run that job only.",
+        }, { parent: this });
+        const invoker = this.grantRun(`${name}-scheduler-invoker`, pulumi.interpolate`serviceAccount:${this.schedulerAccount.email}`);
+
+        this.schedule = new gcp.cloudscheduler.Job(`${name}-schedule`, {
+            project: args.project,
+            region: args.region,
+            description: `Starts ${args.jobName} on schedule`,
+            schedule: args.schedule,
+            timeZone: args.timeZone,
+            attemptDeadline: "180s",
+            // A failed start is retried; an execution already running holds the sync's lock.
+            retryConfig: { retryCount: 3, minBackoffDuration: "60s", maxBackoffDuration: "600s", maxDoublings: 3 },
+            httpTarget: {
+                httpMethod: "POST",
+                uri: pulumi.all([this.job.project, this.job.name]).apply(([project, job]) => jobRunUri(project, args.region, job)),
+                oauthToken: {
+                    serviceAccountEmail: this.schedulerAccount.email,
+                    scope: "https://www.googleapis.com/auth/cloud-platform",
+                },
+            },
+        }, {
+            parent: this,
+            // Without the binding the first scheduled call would fail with 403.
+            dependsOn: [invoker],
+        });
+
+        this.registerOutputs({ jobName: this.jobName, account: this.account.email, schedulerAccount: this.schedulerAccount.email });
+    }
+
+    /** roles/run.invoker on this job only: lets a member start executions of it. */
+    grantRun(name: string, member: pulumi.Input<string>): gcp.cloudrunv2.JobIamMember {
+        return new gcp.cloudrunv2.JobIamMember(name, {
+            project: this.job.project,
+            location: this.job.location,
+            name: this.job.name,
+            role: "roles/run.invoker",
+            member,
+        }, { parent: this });
+    }
+}

@@ -1,0 +1,160 @@
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import type * as dockerBuild from "@pulumi/docker-build";
+import { MAX_LENGTH, resourceId } from "./naming";
+
+export interface UpstreamRegistry {
+    /** Suffix of the remote repository id. */
+    name: string;
+    /** https URL of the registry to mirror. */
+    uri: string;
+}
+
+export interface RegistryCacheArgs {
+    project: pulumi.Input<string>;
+    region: string;
+    /** Prefix of every repository id, e.g. `ws-dev`. */
+    idPrefix: string;
+    /** Registries to mirror besides Docker Hub, one remote repository each. */
+    upstreams: UpstreamRegistry[];
+    /** Cache manifests older than this many days are deleted. */
+    cacheRetentionDays: number;
+    /** This many newest cache manifests per package are kept whatever their age. */
+    keepRecentCaches: number;
+}
+
+/** The upstream key of Docker Hub in `mirror()`. */
+export const DOCKER_HUB = "dockerhub";
+
+/** Artifact Registry's cleanup policies take durations in seconds. */
+export function daysToDuration(days: number): string {
+    return `${days * 86400}s`;
+}
+
+/**
+ * Cleanup policies of the BuildKit cache repository: caches untouched for the retention are
+ * deleted, but the newest few of each image are always kept so a quiet service still builds warm.
+ */
+export function cacheCleanupPolicies(retentionDays: number, keepRecent: number): gcp.types.input.artifactregistry.RepositoryCleanupPolicy[] {
+    return [
+        { id: "delete-stale-caches", action: "DELETE", condition: { tagState: "ANY", olderThan: daysToDuration(retentionDays) } },
+        { id: "keep-newest-caches", action: "KEEP", mostRecentVersions: { keepCount: keepRecent } },
+    ];
+}
+
+/**
+ * The registry side of the graph: pull-through caches (Artifact Registry remote repositories) for
+ * Docker Hub and any extra upstreams, a standard repository for the images we build, and a
+ * repository for BuildKit registry caches with cleanup policies.
+ */
+export class RegistryCache extends pulumi.ComponentResource {
+    /** `<region>-docker.pkg.dev`, the host every repository here lives on. */
+    readonly host: string;
+    /** Path of the repository our images are pushed to. */
+    readonly imageRepository: pulumi.Output<string>;
+    /** Path of the repository BuildKit caches are pushed to. */
+    readonly cacheRepository: pulumi.Output<string>;
+    /** Mirror prefixes by upstream name (`dockerhub` and each configured upstream). */
+    readonly mirrors: Record<string, pulumi.Output<string>>;
+    readonly remoteRepositories: gcp.artifactregistry.Repository[];
+    readonly images: gcp.artifactregistry.Repository;
+    readonly caches: gcp.artifactregistry.Repository;
+
+    constructor(name: string, args: RegistryCacheArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("warmstart:registry:RegistryCache", name, {}, opts);
+        this.host = `${args.region}-docker.pkg.dev`;
+
+        const upstreams: { name: string; remote: gcp.types.input.artifactregistry.RepositoryRemoteRepositoryConfigDockerRepository; description: string }[] = [];
+        // Docker Hub is always mirrored: the CUDA bases and the sync image start from it.
+        upstreams.push({ name: DOCKER_HUB, remote: { publicRepository: "DOCKER_HUB" }, description: "Pull-through cache of Docker Hub" });
+        for (const u of args.upstreams) {
+            upstreams.push({ name: u.name, remote: { customRepository: { uri: u.uri } }, description: `Pull-through cache of ${u.uri}` });
+        }
+
+        this.mirrors = {};
+        this.remoteRepositories = upstreams.map((u) => {
+            const repo = new gcp.artifactregistry.Repository(`${name}-${u.name}`, {
+                project: args.project,
+                location: args.region,
+                repositoryId: resourceId([args.idPrefix, u.name], MAX_LENGTH.repository),
+                format: "DOCKER",
+                mode: "REMOTE_REPOSITORY",
+                description: u.description,
+                remoteRepositoryConfig: { description: u.description, dockerRepository: u.remote },
+            }, { parent: this });
+            this.mirrors[u.name] = this.pathOf(repo);
+            return repo;
+        });
+
+        this.images = new gcp.artifactregistry.Repository(`${name}-images`, {
+            project: args.project,
+            location: args.region,
+            repositoryId: resourceId([args.idPrefix, "images"], MAX_LENGTH.repository),
+            format: "DOCKER",
+            mode: "STANDARD_REPOSITORY",
+            description: "CUDA bases and service images, deployed by digest",
+        }, { parent: this });
+        this.imageRepository = this.pathOf(this.images);
+
+        this.caches = new gcp.artifactregistry.Repository(`${name}-buildcache`, {
+            project: args.project,
+            location: args.region,
+            repositoryId: resourceId([args.idPrefix, "buildcache"], MAX_LENGTH.repository),
+            format: "DOCKER",
+            mode: "STANDARD_REPOSITORY",
+            description: "BuildKit registry caches (max mode)",
+            cleanupPolicyDryRun: false,
+            cleanupPolicies: cacheCleanupPolicies(args.cacheRetentionDays, args.keepRecentCaches),
+        }, { parent: this });
+        this.cacheRepository = this.pathOf(this.caches);
+
+        this.registerOutputs({ imageRepository: this.imageRepository, cacheRepository: this.cacheRepository, mirrors: this.mirrors });
+    }
+
+    /**
+     * The prefix that replaces `docker.io` (or the upstream's host) in a `FROM` line, e.g.
+     * `mirror()` + `/nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04`.
+     */
+    mirror(upstream: string = DOCKER_HUB): pulumi.Output<string> {
+        const prefix = this.mirrors[upstream];
+        if (prefix === undefined) {
+            throw new Error(`RegistryCache has no mirror for upstream '${upstream}' (configured: ${Object.keys(this.mirrors).join(", ") || "none"})`);
+        }
+        return prefix;
+    }
+
+    /** Where an image we build is pushed: `<imageRepository>/<image>:<tag>`. */
+    imageRef(image: string, tag: string): pulumi.Output<string> {
+        return pulumi.interpolate`${this.imageRepository}/${image}:${tag}`;
+    }
+
+    /** The BuildKit registry cache of one image. */
+    cacheRef(image: string): pulumi.Output<string> {
+        return pulumi.interpolate`${this.cacheRepository}/${image}:buildcache`;
+    }
+
+    /** Push credentials for Artifact Registry: a short-lived token of the deploying identity. */
+    credentials(): dockerBuild.types.input.RegistryArgs[] {
+        return [{
+            address: this.host,
+            username: "oauth2accesstoken",
+            password: gcp.organizations.getClientConfigOutput({ parent: this }).accessToken,
+        }];
+    }
+
+    /** Lets a member pull our images, e.g. another project's Cloud Run service agent. */
+    grantPull(name: string, member: pulumi.Input<string>): gcp.artifactregistry.RepositoryIamMember {
+        return new gcp.artifactregistry.RepositoryIamMember(name, {
+            project: this.images.project,
+            location: this.images.location,
+            repository: this.images.repositoryId,
+            role: "roles/artifactregistry.reader",
+            member,
+        }, { parent: this });
+    }
+
+    // Built from the repository's outputs so everything that uses a path depends on the repository.
+    private pathOf(repo: gcp.artifactregistry.Repository): pulumi.Output<string> {
+        return pulumi.interpolate`${this.host}/${repo.project}/${repo.repositoryId}`;
+    }
+}

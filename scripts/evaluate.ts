@@ -1,0 +1,194 @@
+// Evaluates the program offline: the stack's config from Pulumi.yaml and Pulumi.<stack>.yaml,
+// index.ts run under Pulumi's mock monitor, and every registration recorded with its parent,
+// dependencies and inputs. `npm run plan` prints the result; the tests assert on it.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+import { parse as parseYaml } from "yaml";
+
+export const REPO_ROOT = path.resolve(__dirname, "..");
+const PROJECT = "warmstart";
+
+export interface PlannedResource {
+    urn: string;
+    type: string;
+    name: string;
+    custom: boolean;
+    /** URN of the parent, undefined for top-level resources. */
+    parent?: string;
+    /** URNs this resource depends on: explicit dependsOn and the resources its inputs come from. */
+    dependencies: string[];
+    inputs: Record<string, unknown>;
+    /** Mocked state after creation: inputs plus the computed outputs the mocks fill in. */
+    state: Record<string, unknown>;
+}
+
+export interface Plan {
+    stack: string;
+    resources: PlannedResource[];
+    outputs: Record<string, unknown>;
+}
+
+/** Stack config as the CLI hands it to the program: `ns:key` -> string (objects as JSON). */
+export type FlatConfig = Record<string, string>;
+
+/** Project-level defaults declared in Pulumi.yaml, as `warmstart:key` entries. */
+export function projectDefaults(root = REPO_ROOT): FlatConfig {
+    const project = parseYaml(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { config?: Record<string, { default?: unknown }> };
+    const out: FlatConfig = {};
+    for (const [key, decl] of Object.entries(project.config ?? {})) {
+        if (decl?.default === undefined) continue;
+        out[key.includes(":") ? key : `${PROJECT}:${key}`] = stringify(decl.default);
+    }
+    return out;
+}
+
+/** The config of `Pulumi.<stack>.yaml` over the project defaults. */
+export function stackFileConfig(stack: string, root = REPO_ROOT): FlatConfig {
+    const file = path.join(root, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) {
+        const known = listStacks(root).join(", ");
+        throw new Error(`no stack file Pulumi.${stack}.yaml (stacks here: ${known || "none"})`);
+    }
+    const doc = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const out = projectDefaults(root);
+    for (const [key, value] of Object.entries(doc.config ?? {})) {
+        out[key.includes(":") ? key : `${PROJECT}:${key}`] = stringify(value);
+    }
+    return out;
+}
+
+/** Stack names with a `Pulumi.<stack>.yaml` in the repository. */
+export function listStacks(root = REPO_ROOT): string[] {
+    return fs
+        .readdirSync(root)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
+}
+
+function stringify(value: unknown): string {
+    return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function fakeDigest(seed: unknown): string {
+    return `sha256:${createHash("sha256").update(JSON.stringify(seed)).digest("hex")}`;
+}
+
+/**
+ * Outputs a provider computes on create. Image digests hash the build inputs, so a changed
+ * base version yields a new base digest and, through BASE_IMAGE, a new service digest.
+ */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "docker-build:index:Image": {
+            const { registries: _credentials, ...buildInputs } = inputs;
+            const digest = fakeDigest(buildInputs);
+            const tags = (inputs.tags as string[] | undefined) ?? [];
+            return { ...inputs, digest, ref: tags.length > 0 ? `${tags[0]}@${digest}` : digest };
+        }
+        case "gcp:serviceaccount/account:Account":
+            return { ...inputs, email: `${String(inputs.accountId)}@${String(inputs.project)}.iam.gserviceaccount.com`, member: `serviceAccount:${String(inputs.accountId)}@${String(inputs.project)}.iam.gserviceaccount.com` };
+        case "gcp:cloudrunv2/service:Service":
+            return { ...inputs, uri: `https://${String(inputs.name)}-mock.${String(inputs.location)}.run.app` };
+        case "gcp:storage/bucket:Bucket":
+            return { ...inputs, url: `gs://${String(inputs.name ?? name)}` };
+        default:
+            return { ...inputs };
+    }
+}
+
+const mocks: pulumi.runtime.Mocks = {
+    newResource: (args) => ({ id: `${args.type}::${args.name}-id`, state: mockState(args.type, args.name, args.inputs) }),
+    call: (args) => {
+        if (args.token === "gcp:organizations/getClientConfig:getClientConfig") {
+            return { accessToken: "<deployer-access-token>", project: "", region: "", zone: "", id: "client-config" };
+        }
+        throw new Error(`no offline answer for the function ${args.token}`);
+    },
+};
+
+type Struct = Parameters<typeof pulumi.runtime.deserializeProperties>[0];
+
+interface RegisterRequest {
+    getObject(): Struct;
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getDependenciesList(): string[];
+}
+
+/** Runs index.ts for a stack config under mocks and records what it registers. */
+export async function evaluate(stack: string, config: FlatConfig, opts: { preview?: boolean } = {}): Promise<Plan> {
+    const pending: Promise<void>[] = [];
+    const recorded: PlannedResource[] = [];
+
+    pulumi.runtime.setAllConfig(config);
+    await pulumi.runtime.setMocks(mocks, PROJECT, stack, opts.preview ?? false);
+    const monitor = settings.getMonitor() as unknown as { registerResource: (req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string; getObject(): Struct }) => void) => Promise<void> };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        const inputs = pulumi.runtime.deserializeProperties(req.getObject()) as Record<string, unknown>;
+        const entry: PlannedResource = {
+            urn: "",
+            type: req.getType(),
+            name: req.getName(),
+            custom: req.getCustom(),
+            parent: req.getParent() || undefined,
+            dependencies: [...new Set(req.getDependenciesList())].sort(),
+            inputs,
+            state: {},
+        };
+        recorded.push(entry);
+        const done = register(req, (err, resp) => {
+            if (!err && resp) {
+                entry.urn = resp.getUrn();
+                entry.state = pulumi.runtime.deserializeProperties(resp.getObject()) as Record<string, unknown>;
+            }
+            callback(err, resp);
+        });
+        pending.push(done);
+        return done;
+    };
+
+    // A fresh copy of the program per evaluation: index.ts runs at import.
+    for (const id of Object.keys(require.cache)) {
+        if (id.startsWith(REPO_ROOT) && !id.includes(`${path.sep}node_modules${path.sep}`) && !id.includes(`${path.sep}scripts${path.sep}`)) {
+            delete require.cache[id];
+        }
+    }
+    const program = (await import(path.join(REPO_ROOT, "index.ts"))) as Record<string, unknown>;
+    const outputs = await resolveOutputs(program);
+    await settleRegistrations(pending);
+
+    const resources = recorded.filter((r) => r.urn !== "").sort((a, b) => a.urn.localeCompare(b.urn));
+    return { stack, resources, outputs };
+}
+
+/** Evaluates a stack file of this repository. */
+export function evaluateStack(stack: string, opts: { preview?: boolean } = {}): Promise<Plan> {
+    return evaluate(stack, stackFileConfig(stack), opts);
+}
+
+async function settleRegistrations(pending: Promise<void>[]): Promise<void> {
+    // Registrations can start more registrations (a component's children): wait until quiet.
+    let seen = -1;
+    while (seen !== pending.length) {
+        seen = pending.length;
+        await Promise.all(pending);
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    }
+}
+
+async function resolveOutputs(program: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(program)) {
+        if (key === "__esModule" || key === "default") continue;
+        const output: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<string>);
+        out[key] = await new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
+    }
+    return out;
+}

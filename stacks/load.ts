@@ -1,0 +1,93 @@
+// Reads the stack configuration from Pulumi config and validates it before any resource exists.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { StackConfig, StackConfigInput, stackConfigSchema } from "./schema";
+
+/** The project namespace of every warmstart key in a stack file. */
+export const CONFIG_NAMESPACE = "warmstart";
+
+/** Keys read from the `warmstart:` namespace, in the order the README documents them. */
+export const CONFIG_KEYS = ["region", "namePrefix", "deletionProtection", "builder", "registry", "bases", "services", "modelCache", "models", "sync"] as const;
+
+/** A stack configuration that cannot be deployed; the message names every bad key and value. */
+export class StackConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`Invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "StackConfigError";
+    }
+}
+
+/** `warmstart:services[1].cpu`, or `gcp:project` for the one key of another namespace. */
+export function configKeyOf(path: PropertyKey[]): string {
+    if (path.length === 0) return `${CONFIG_NAMESPACE}:<root>`;
+    const [head, ...rest] = path;
+    const prefix = head === "project" ? "gcp:project" : `${CONFIG_NAMESPACE}:${String(head)}`;
+    return rest.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`), prefix);
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+    let value: unknown = root;
+    for (const part of path) {
+        if (value === null || typeof value !== "object") return undefined;
+        value = (value as Record<PropertyKey, unknown>)[part];
+    }
+    return value;
+}
+
+function describe(value: unknown): string {
+    if (value === undefined) return "(not set)";
+    const text = JSON.stringify(value);
+    return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/** Validates a raw configuration object; throws StackConfigError naming each bad key and value. */
+export function parseStackConfig(raw: StackConfigInput | Record<string, unknown>): StackConfig {
+    const result = stackConfigSchema.safeParse(raw);
+    if (result.success) return result.data;
+    throw new StackConfigError(formatIssues(result.error, raw));
+}
+
+function formatIssues(error: z.ZodError, raw: unknown): string[] {
+    return error.issues.map((issue) => {
+        // An unknown key is reported on its parent; name the key itself.
+        if (issue.code === "unrecognized_keys") {
+            return issue.keys
+                .map((key) => `${configKeyOf([...issue.path, key])}: is not a known key (value ${describe(valueAt(raw, [...issue.path, key]))})`)
+                .join("; ");
+        }
+        return `${configKeyOf(issue.path)}: ${issue.message} (value ${describe(valueAt(raw, issue.path))})`;
+    });
+}
+
+/** Collects the stack's keys from Pulumi config into the raw object the schema validates. */
+export function readRawConfig(): Record<string, unknown> {
+    const config = new pulumi.Config(CONFIG_NAMESPACE);
+    const raw: Record<string, unknown> = {};
+    const project = new pulumi.Config("gcp").get("project");
+    if (project !== undefined) raw.project = project;
+    // A misspelt key would otherwise be ignored silently and its default used instead.
+    for (const fullKey of Object.keys(pulumi.runtime.allConfig())) {
+        const [namespace, key] = fullKey.split(":");
+        if (namespace === CONFIG_NAMESPACE && !(CONFIG_KEYS as readonly string[]).includes(key)) {
+            raw[key] = config.get(key);
+        }
+    }
+    for (const key of CONFIG_KEYS) {
+        const text = config.get(key);
+        if (text === undefined) continue;
+        try {
+            raw[key] = JSON.parse(text);
+        } catch {
+            // Plain strings (region, builder) are stored unquoted by `pulumi config set`.
+            raw[key] = text;
+        }
+        // Pulumi.yaml declares `builder` with an empty default: empty means the local builder.
+        if (raw[key] === "") delete raw[key];
+    }
+    return raw;
+}
+
+/** The validated configuration of the running stack. */
+export function loadStackConfig(): StackConfig {
+    return parseStackConfig(readRawConfig());
+}
