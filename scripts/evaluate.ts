@@ -31,6 +31,14 @@ export interface Plan {
     outputs: Record<string, unknown>;
 }
 
+/** The program failed; `registered` counts the resources it registered before failing. */
+export class EvaluationError extends Error {
+    constructor(readonly cause: unknown, readonly registered: number) {
+        super(cause instanceof Error ? cause.message : String(cause));
+        this.name = "EvaluationError";
+    }
+}
+
 /** Stack config as the CLI hands it to the program: `ns:key` -> string (objects as JSON). */
 export type FlatConfig = Record<string, string>;
 
@@ -160,7 +168,13 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { previe
             delete require.cache[id];
         }
     }
-    const program = (await import(path.join(REPO_ROOT, "index.ts"))) as Record<string, unknown>;
+    let program: Record<string, unknown>;
+    try {
+        program = (await import(path.join(REPO_ROOT, "index.ts"))) as Record<string, unknown>;
+    } catch (err) {
+        await settleRegistrations(pending).catch(() => undefined);
+        throw new EvaluationError(err, recorded.length);
+    }
     const outputs = await resolveOutputs(program);
     await settleRegistrations(pending);
 

@@ -1,7 +1,7 @@
 // `npm run plan -- <stack>`: evaluates a stack offline (no cloud account, no Pulumi CLI) and
 // prints the resources it would create as a tree, each with what it depends on.
 import { StackConfigError } from "../stacks/load";
-import { evaluateStack, listStacks, Plan, PlannedResource } from "./evaluate";
+import { EvaluationError, evaluateStack, listStacks, Plan, PlannedResource } from "./evaluate";
 
 function shortUrn(urn: string): string {
     // urn:pulumi:<stack>::<project>::<type chain>::<name> -> <last type>::<name>
@@ -49,7 +49,8 @@ async function main(argv: string[]): Promise<number> {
         console.log(renderTree(plan));
         return 0;
     } catch (err) {
-        const message = err instanceof StackConfigError ? err.message : `plan of stack '${stack}' failed: ${(err as Error).message}`;
+        const cause = err instanceof EvaluationError ? err.cause : err;
+        const message = cause instanceof StackConfigError ? cause.message : `plan of stack '${stack}' failed: ${(cause as Error).message}`;
         console.error(message);
         return 1;
     }

@@ -52,6 +52,9 @@ export const upstreamSchema = z.strictObject({
     uri: z.url({ protocol: /^https$/, error: "must be an https:// registry URL" }),
 });
 
+/** Repository-id suffixes RegistryCache uses itself. */
+export const RESERVED_REPOSITORY_NAMES = ["dockerhub", "images", "buildcache"];
+
 export const registrySchema = z.strictObject({
     /** Registries to mirror besides Docker Hub (always mirrored), one remote repository each. */
     upstreams: z.array(upstreamSchema).default([]),
@@ -183,7 +186,7 @@ export const syncSchema = z.strictObject({
 export const stackConfigSchema = z
     .strictObject({
         /** GCP project; read from `gcp:project`. */
-        project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a GCP project id (6-30 lowercase letters, digits, hyphens): set it with `pulumi config set gcp:project <id>`"),
+        project: z.string({ error: (issue) => (issue.input === undefined ? "is not set: run `pulumi config set gcp:project <id>`" : "must be a string") }).regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a GCP project id (6-30 lowercase letters, digits, hyphens): set it with `pulumi config set gcp:project <id>`"),
         region: gcpRegion.default("europe-west1"),
         /** Prefix of every resource name; keeps two stacks in one project apart. */
         namePrefix: resourceName.refine((s) => s.length <= 12, "must be at most 12 characters (it prefixes account ids, which are limited to 30)").default("ws"),
@@ -212,9 +215,14 @@ export const stackConfigSchema = z
         unique("bases", cfg.bases.map((b) => b.name));
         unique("services", cfg.services.map((s) => s.name));
         unique("models", cfg.models.map((m) => m.name));
+        cfg.registry.upstreams.forEach((u, i) => {
+            if (RESERVED_REPOSITORY_NAMES.includes(u.name)) {
+                ctx.addIssue({ code: "custom", path: ["registry", "upstreams", i, "name"], message: `is taken by a repository warmstart creates (${RESERVED_REPOSITORY_NAMES.join(", ")})`, input: u.name });
+            }
+        });
 
         const baseKinds = new Map(cfg.bases.map((b) => [b.name, b.kind]));
-        const knownBases = [...baseKinds.keys()].join(", ");
+        const knownBases = [...baseKinds.keys()].join(", ") || "none";
         cfg.services.forEach((svc, i) => {
             if (!baseKinds.has(svc.base)) {
                 ctx.addIssue({ code: "custom", path: ["services", i, "base"], message: `names no base variant (known: ${knownBases})`, input: svc.base });
