@@ -1,0 +1,334 @@
+import * as fs from "fs";
+import * as path from "path";
+import { expect } from "chai";
+import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
+import { byType, dependsOn, devConfigWith, evaluateWith, get, one, Plan, PlannedResource } from "./support/plan";
+
+const IMAGE = "docker-build:index:Image";
+const REPO = "gcp:artifactregistry/repository:Repository";
+const SERVICE = "gcp:cloudrunv2/service:Service";
+const JOB = "gcp:cloudrunv2/job:Job";
+const SCHEDULER = "gcp:cloudscheduler/job:Job";
+const BUCKET = "gcp:storage/bucket:Bucket";
+const BUCKET_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember";
+const ACCOUNT = "gcp:serviceaccount/account:Account";
+
+describe("the graph (dev stack under mocks)", function () {
+    let plan: Plan;
+    before(async () => {
+        plan = await evaluateStack("dev");
+    });
+
+    describe("RegistryCache", () => {
+        it("mirrors Docker Hub through a remote repository", () => {
+            const remote = one(plan, REPO, "registry-dockerhub");
+            expect(remote.inputs).to.include({ format: "DOCKER", mode: "REMOTE_REPOSITORY", location: "europe-west1" });
+            expect(get(remote.inputs, "remoteRepositoryConfig.dockerRepository.publicRepository")).to.equal("DOCKER_HUB");
+        });
+
+        it("keeps build caches in a repository that deletes stale ones and keeps the newest", () => {
+            const caches = one(plan, REPO, "registry-buildcache");
+            const policies = caches.inputs.cleanupPolicies as Record<string, unknown>[];
+            expect(caches.inputs.cleanupPolicyDryRun).to.equal(false);
+            expect(policies).to.deep.include({ id: "delete-stale-caches", action: "DELETE", condition: { tagState: "ANY", olderThan: `${14 * 86400}s` } });
+            expect(policies).to.deep.include({ id: "keep-newest-caches", action: "KEEP", mostRecentVersions: { keepCount: 3 } });
+        });
+
+        it("creates a remote repository per extra upstream", async () => {
+            const p = await evaluateWith({ "warmstart:registry": { upstreams: [{ name: "nvcr", uri: "https://nvcr.io" }] } });
+            const nvcr = one(p, REPO, "registry-nvcr");
+            expect(get(nvcr.inputs, "remoteRepositoryConfig.dockerRepository.customRepository.uri")).to.equal("https://nvcr.io");
+            expect(nvcr.inputs.repositoryId).to.equal("ws-dev-nvcr");
+        });
+    });
+
+    describe("BaseImages", () => {
+        it("builds one image per variant, pulling FROM through the mirror", () => {
+            const images = byType(plan, IMAGE).filter((i) => i.name.startsWith("bases-"));
+            expect(images.map((i) => i.name).sort()).to.deep.equal(["bases-devel", "bases-runtime"]);
+            const runtime = one(plan, IMAGE, "bases-runtime");
+            expect(runtime.inputs.target).to.equal("runtime");
+            expect(get(runtime.inputs, "buildArgs.REGISTRY_MIRROR")).to.equal("europe-west1-docker.pkg.dev/warmstart-dev/ws-dev-dockerhub");
+            expect(runtime.inputs.buildArgs).to.include({ CUDA_VERSION: "12.8.1", UBUNTU_VERSION: "24.04", PYTHON_VERSION: "3.12", TORCH_VERSION: "2.7.1", TORCH_INDEX_URL: "https://download.pytorch.org/whl/cu128" });
+        });
+
+        it("pushes linux/amd64 with Artifact Registry credentials and a tag naming the versions", () => {
+            const runtime = one(plan, IMAGE, "bases-runtime");
+            expect(runtime.inputs.push).to.equal(true);
+            expect(runtime.inputs.platforms).to.deep.equal(["linux/amd64"]);
+            expect(get(runtime.inputs, "registries.0.address")).to.equal("europe-west1-docker.pkg.dev");
+            expect(get(runtime.inputs, "registries.0.username")).to.equal("oauth2accesstoken");
+            expect(runtime.inputs.tags).to.deep.equal(["europe-west1-docker.pkg.dev/warmstart-dev/ws-dev-images/cuda-runtime:cuda12.8.1-ubuntu24.04-py3.12-torch2.7.1-runtime"]);
+        });
+
+        it("reads and writes a registry cache in max mode", () => {
+            for (const name of ["bases-runtime", "bases-devel"]) {
+                const image = one(plan, IMAGE, name);
+                const ref = `europe-west1-docker.pkg.dev/warmstart-dev/ws-dev-buildcache/cuda-${name.slice("bases-".length)}:buildcache`;
+                expect(image.inputs.cacheFrom).to.deep.equal([{ registry: { ref } }]);
+                expect(image.inputs.cacheTo).to.deep.equal([{ registry: { ref, mode: "max", imageManifest: true, ociMediaTypes: true } }]);
+            }
+        });
+
+        it("pulls through the cache: each base depends on the Docker Hub remote repository", () => {
+            const remote = one(plan, REPO, "registry-dockerhub");
+            for (const name of ["bases-runtime", "bases-devel"]) expect(dependsOn(one(plan, IMAGE, name), remote), name).to.equal(true);
+        });
+
+        it("builds on a named builder when the stack sets one", async () => {
+            const p = await evaluateWith({ "warmstart:builder": "cloud-acme-gpu" });
+            expect(get(one(p, IMAGE, "bases-runtime").inputs, "builder.name")).to.equal("cloud-acme-gpu");
+            expect(get(one(plan, IMAGE, "bases-runtime").inputs, "builder")).to.equal(undefined);
+        });
+    });
+
+    describe("ServiceImage", () => {
+        it("builds each service FROM its base's digest-pinned ref", () => {
+            const base = one(plan, IMAGE, "bases-runtime");
+            const svc = one(plan, IMAGE, "embeddings-image");
+            expect(get(svc.inputs, "buildArgs.BASE_IMAGE")).to.equal(`${(base.inputs.tags as string[])[0]}@${String(base.state.digest)}`);
+            expect(dependsOn(svc, base)).to.equal(true);
+        });
+
+        it("gives a builder-stage service both its builder and its base", () => {
+            const ops = one(plan, IMAGE, "custom-ops-image");
+            expect(String(get(ops.inputs, "buildArgs.BUILDER_IMAGE"))).to.match(/cuda-devel:.*@sha256:[0-9a-f]{64}$/);
+            expect(String(get(ops.inputs, "buildArgs.BASE_IMAGE"))).to.match(/cuda-runtime:.*@sha256:[0-9a-f]{64}$/);
+            expect(dependsOn(ops, one(plan, IMAGE, "bases-devel"))).to.equal(true);
+            expect(dependsOn(ops, one(plan, IMAGE, "bases-runtime"))).to.equal(true);
+            expect(get(one(plan, IMAGE, "embeddings-image").inputs, "buildArgs.BUILDER_IMAGE")).to.equal(undefined);
+        });
+
+        it("has its own registry cache in max mode", () => {
+            const svc = one(plan, IMAGE, "embeddings-image");
+            expect(get(svc.inputs, "cacheTo.0.registry.ref")).to.equal("europe-west1-docker.pkg.dev/warmstart-dev/ws-dev-buildcache/embeddings:buildcache");
+            expect(get(svc.inputs, "cacheTo.0.registry.mode")).to.equal("max");
+        });
+
+        it("builds only contexts and Dockerfiles that exist in the repository", () => {
+            for (const image of byType(plan, IMAGE)) {
+                const context = String(get(image.inputs, "context.location"));
+                const dockerfile = String(get(image.inputs, "dockerfile.location"));
+                expect(fs.existsSync(path.join(REPO_ROOT, context)), `${image.name} context ${context}`).to.equal(true);
+                expect(fs.existsSync(path.join(REPO_ROOT, dockerfile)), `${image.name} Dockerfile ${dockerfile}`).to.equal(true);
+            }
+        });
+    });
+
+    describe("a base change flows through the graph", () => {
+        it("a new CUDA version rebuilds the bases, the services on them, and redeploys the services", async () => {
+            const bases = JSON.parse(devConfigWith({})["warmstart:bases"]) as Record<string, unknown>[];
+            const changed = await evaluateWith({ "warmstart:bases": bases.map((b) => ({ ...b, cudaVersion: "12.9.1" })) });
+            const digest = (p: Plan, name: string) => String(one(p, IMAGE, name).state.digest);
+            const deployed = (p: Plan, name: string) => String(get(one(p, SERVICE, name).inputs, "template.containers.0.image"));
+
+            expect(get(one(changed, IMAGE, "bases-runtime").inputs, "buildArgs.TORCH_INDEX_URL")).to.equal("https://download.pytorch.org/whl/cu129");
+            for (const name of ["bases-runtime", "bases-devel", "embeddings-image", "custom-ops-image"]) {
+                expect(digest(changed, name), name).not.to.equal(digest(plan, name));
+            }
+            for (const name of ["embeddings-service", "custom-ops-service"]) {
+                expect(deployed(changed, name), name).not.to.equal(deployed(plan, name));
+            }
+            // The sync image does not use the CUDA bases: it must not rebuild.
+            expect(digest(changed, "model-sync-image")).to.equal(digest(plan, "model-sync-image"));
+        });
+    });
+
+    describe("ModelCache", () => {
+        it("is a private bucket: uniform access, public access prevention enforced", () => {
+            const bucket = one(plan, BUCKET, "model-cache-bucket");
+            expect(bucket.inputs).to.include({ uniformBucketLevelAccess: true, publicAccessPrevention: "enforced", location: "europe-west1", name: "warmstart-models-warmstart-dev-dev" });
+        });
+
+        it("expires staging leftovers and superseded versions", () => {
+            const rules = one(plan, BUCKET, "model-cache-bucket").inputs.lifecycleRules as Record<string, unknown>[];
+            expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { age: 1, matchesPrefixes: [".staging/"] } });
+            expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: 3, withState: "ARCHIVED" } });
+            expect(get(one(plan, BUCKET, "model-cache-bucket").inputs, "versioning.enabled")).to.equal(true);
+        });
+
+        it("turns on the hierarchical namespace, without versioning, when asked", async () => {
+            const p = await evaluateWith({ "warmstart:modelCache": { hierarchicalNamespace: true } });
+            const bucket = one(p, BUCKET, "model-cache-bucket");
+            expect(get(bucket.inputs, "hierarchicalNamespace.enabled")).to.equal(true);
+            expect(get(bucket.inputs, "versioning.enabled")).to.equal(false);
+        });
+
+        it("is destroyable in dev and kept in prod", async () => {
+            expect(one(plan, BUCKET, "model-cache-bucket").inputs.forceDestroy).to.equal(true);
+            const prod = await evaluateStack("prod");
+            expect(one(prod, BUCKET, "model-cache-bucket").inputs.forceDestroy).to.equal(false);
+            expect(one(prod, SERVICE, "embeddings-service").inputs.deletionProtection).to.equal(true);
+        });
+    });
+
+    describe("ModelService", () => {
+        let svc: PlannedResource;
+        before(() => {
+            svc = one(plan, SERVICE, "embeddings-service");
+        });
+
+        it("runs gen2 as its own account, mounting the bucket read-only at /models", () => {
+            expect(get(svc.inputs, "template.executionEnvironment")).to.equal("EXECUTION_ENVIRONMENT_GEN2");
+            expect(get(svc.inputs, "template.serviceAccount")).to.equal("ws-dev-embeddings@warmstart-dev.iam.gserviceaccount.com");
+            const volume = get(svc.inputs, "template.volumes.0") as Record<string, unknown>;
+            expect(volume.gcs).to.deep.include({ bucket: "warmstart-models-warmstart-dev-dev", readOnly: true });
+            expect((get(volume, "gcs.mountOptions") as string[]).every((o) => !o.startsWith("-"))).to.equal(true);
+            expect(get(volume, "gcs.mountOptions")).to.include("metadata-cache-ttl-secs=-1");
+            expect(get(svc.inputs, "template.containers.0.volumeMounts")).to.deep.equal([{ name: volume.name, mountPath: "/models" }]);
+        });
+
+        it("points the model libraries at the cache", () => {
+            const envs = get(svc.inputs, "template.containers.0.envs") as { name: string; value: string }[];
+            const env = Object.fromEntries(envs.map((e) => [e.name, e.value]));
+            expect(env).to.include({
+                SHARED_MODEL_VOLUME_ENABLED: "true",
+                MODEL_CACHE_PATH: "/models",
+                OLLAMA_MODELS: "/models/ollama",
+                SENTENCE_TRANSFORMERS_HOME: "/models/sentence-transformers",
+                HF_HUB_CACHE: "/models/huggingface/hub",
+                EMBEDDING_MODEL: "BAAI/bge-m3",
+            });
+        });
+
+        it("deploys its image by digest", () => {
+            const image = String(get(svc.inputs, "template.containers.0.image"));
+            expect(image).to.equal(`${(one(plan, IMAGE, "embeddings-image").inputs.tags as string[])[0]}@${String(one(plan, IMAGE, "embeddings-image").state.digest)}`);
+        });
+
+        it("probes the health endpoint", () => {
+            expect(get(svc.inputs, "template.containers.0.startupProbe.httpGet.path")).to.equal("/healthz");
+            expect(get(svc.inputs, "template.containers.0.livenessProbe.httpGet.path")).to.equal("/healthz");
+        });
+
+        it("requests an L4 GPU with always-on CPU and no zonal redundancy", () => {
+            expect(get(svc.inputs, "template.nodeSelector.accelerator")).to.equal("nvidia-l4");
+            expect(get(svc.inputs, "template.gpuZonalRedundancyDisabled")).to.equal(true);
+            expect(get(svc.inputs, "template.containers.0.resources.limits")).to.deep.equal({ cpu: "4", memory: "16Gi", "nvidia.com/gpu": "1" });
+            expect(get(svc.inputs, "template.containers.0.resources.cpuIdle")).to.equal(false);
+            const cpuOnly = one(plan, SERVICE, "custom-ops-service");
+            expect(get(cpuOnly.inputs, "template.nodeSelector")).to.equal(undefined);
+            expect(get(cpuOnly.inputs, "template.containers.0.resources.cpuIdle")).to.equal(true);
+        });
+
+        it("does not start its first revision before its account can read the bucket", () => {
+            const grant = one(plan, BUCKET_MEMBER, "embeddings-models-read");
+            expect(grant.inputs).to.include({ role: "roles/storage.objectViewer", member: "serviceAccount:ws-dev-embeddings@warmstart-dev.iam.gserviceaccount.com" });
+            expect(dependsOn(svc, grant)).to.equal(true);
+        });
+
+        it("switches the shared volume off through config (the fallback)", async () => {
+            const services = JSON.parse(devConfigWith({})["warmstart:services"]) as Record<string, unknown>[];
+            const p = await evaluateWith({ "warmstart:services": [{ ...services[0], sharedModelVolume: false }, services[1]] });
+            const envs = get(one(p, SERVICE, "embeddings-service").inputs, "template.containers.0.envs") as { name: string; value: string }[];
+            expect(envs.find((e) => e.name === "SHARED_MODEL_VOLUME_ENABLED")?.value).to.equal("false");
+        });
+    });
+
+    describe("ModelSyncJob", () => {
+        it("mounts the bucket read-write and passes the models list", () => {
+            const job = one(plan, JOB, "model-sync-job");
+            const tmpl = get(job.inputs, "template.template") as Record<string, unknown>;
+            expect(tmpl.executionEnvironment).to.equal("EXECUTION_ENVIRONMENT_GEN2");
+            expect(get(tmpl, "volumes.0.gcs.readOnly")).to.equal(false);
+            expect(get(tmpl, "containers.0.volumeMounts.0.mountPath")).to.equal("/models");
+            const envs = get(tmpl, "containers.0.envs") as { name: string; value: string }[];
+            const models = JSON.parse(envs.find((e) => e.name === "MODELS_JSON")!.value) as { name: string }[];
+            expect(models.map((m) => m.name)).to.deep.equal(["bge-m3", "llama3-2-1b"]);
+            expect(envs.find((e) => e.name === "MODEL_CACHE_PATH")?.value).to.equal("/models");
+            expect(tmpl.timeout).to.equal("3600s");
+            expect(tmpl.maxRetries).to.equal(1);
+        });
+
+        it("writes with its own account, granted objectUser on the bucket only", () => {
+            const job = one(plan, JOB, "model-sync-job");
+            const grant = one(plan, BUCKET_MEMBER, "model-sync-models-write");
+            expect(grant.inputs).to.include({ role: "roles/storage.objectUser", member: "serviceAccount:ws-dev-sync@warmstart-dev.iam.gserviceaccount.com", bucket: "warmstart-models-warmstart-dev-dev" });
+            expect(get(job.inputs, "template.template.serviceAccount")).to.equal("ws-dev-sync@warmstart-dev.iam.gserviceaccount.com");
+            expect(dependsOn(job, grant)).to.equal(true);
+        });
+
+        it("is started nightly by Cloud Scheduler through the Run API, as an account allowed to run this job only", () => {
+            const schedule = one(plan, SCHEDULER, "model-sync-schedule");
+            const binding = one(plan, "gcp:cloudrunv2/jobIamMember:JobIamMember", "model-sync-scheduler-invoker");
+            expect(schedule.inputs).to.include({ schedule: "0 3 * * *", timeZone: "Europe/Brussels", region: "europe-west1" });
+            expect(get(schedule.inputs, "httpTarget.httpMethod")).to.equal("POST");
+            expect(get(schedule.inputs, "httpTarget.uri")).to.equal("https://run.googleapis.com/v2/projects/warmstart-dev/locations/europe-west1/jobs/ws-dev-model-sync:run");
+            expect(get(schedule.inputs, "httpTarget.oauthToken.serviceAccountEmail")).to.equal("ws-dev-sched@warmstart-dev.iam.gserviceaccount.com");
+            expect(binding.inputs).to.include({ role: "roles/run.invoker", name: "ws-dev-model-sync", member: "serviceAccount:ws-dev-sched@warmstart-dev.iam.gserviceaccount.com" });
+            expect(dependsOn(schedule, binding)).to.equal(true);
+        });
+
+        it("reads a Hugging Face token from one secret, granted on that secret only", async () => {
+            const p = await evaluateWith({ "warmstart:sync": { hfTokenSecret: "hf-token" } });
+            const access = one(p, "gcp:secretmanager/secretIamMember:SecretIamMember", "model-sync-hf-token-access");
+            expect(access.inputs).to.include({ secretId: "hf-token", role: "roles/secretmanager.secretAccessor", member: "serviceAccount:ws-dev-sync@warmstart-dev.iam.gserviceaccount.com" });
+            const envs = get(one(p, JOB, "model-sync-job").inputs, "template.template.containers.0.envs") as { name: string; valueSource?: unknown }[];
+            expect(envs.find((e) => e.name === "HF_TOKEN")?.valueSource).to.deep.equal({ secretKeyRef: { secret: "hf-token", version: "latest" } });
+        });
+    });
+
+    describe("IAM", () => {
+        const projectLevel = /^gcp:(projects|organizations|folders)\/.*(IAM|Iam)/;
+
+        it("grants nothing at project level, in any stack", async () => {
+            for (const p of [plan, await evaluateStack("prod")]) {
+                expect(p.resources.filter((r) => projectLevel.test(r.type)).map((r) => r.type)).to.deep.equal([]);
+            }
+        });
+
+        it("has no public member unless a service says public: true", async () => {
+            const members = (p: Plan) => p.resources.flatMap((r) => (typeof r.inputs.member === "string" ? [{ name: r.name, member: r.inputs.member }] : []));
+            expect(members(plan).filter((m) => /allUsers|allAuthenticatedUsers/.test(m.member))).to.deep.equal([]);
+
+            const services = JSON.parse(devConfigWith({})["warmstart:services"]) as Record<string, unknown>[];
+            const p = await evaluateWith({ "warmstart:services": [services[0], { ...services[1], public: true }] });
+            const publicGrants = members(p).filter((m) => m.member === "allUsers");
+            expect(publicGrants.map((m) => m.name)).to.deep.equal(["custom-ops-public"]);
+            expect(get(one(p, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "custom-ops-public").inputs, "name")).to.equal("ws-dev-custom-ops");
+        });
+
+        it("gives each account only its own grants", () => {
+            const grantsOf = (email: string) => plan.resources.filter((r) => r.inputs.member === `serviceAccount:${email}`).map((r) => `${r.type.split(":").pop()} ${String(r.inputs.role)}`).sort();
+            expect(grantsOf("ws-dev-embeddings@warmstart-dev.iam.gserviceaccount.com")).to.deep.equal(["BucketIAMMember roles/storage.objectViewer"]);
+            expect(grantsOf("ws-dev-custom-ops@warmstart-dev.iam.gserviceaccount.com")).to.deep.equal(["BucketIAMMember roles/storage.objectViewer"]);
+            expect(grantsOf("ws-dev-sync@warmstart-dev.iam.gserviceaccount.com")).to.deep.equal(["BucketIAMMember roles/storage.objectUser"]);
+            expect(grantsOf("ws-dev-sched@warmstart-dev.iam.gserviceaccount.com")).to.deep.equal(["JobIamMember roles/run.invoker"]);
+            // Four accounts, each dedicated: two services, the sync job, the scheduler.
+            expect(byType(plan, ACCOUNT).map((a) => a.inputs.accountId).sort()).to.deep.equal(["ws-dev-custom-ops", "ws-dev-embeddings", "ws-dev-sched", "ws-dev-sync"]);
+        });
+
+        it("grants invokers from config on their service only", async () => {
+            const prod = await evaluateStack("prod");
+            const invokers = byType(prod, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember");
+            expect(invokers.map((i) => [i.name, i.inputs.name, i.inputs.role, i.inputs.member])).to.deep.equal([
+                ["custom-ops-invoker-0", "ws-prod-custom-ops", "roles/run.invoker", "group:ml-platform@example.com"],
+                ["embeddings-invoker-0", "ws-prod-embeddings", "roles/run.invoker", "group:ml-platform@example.com"],
+            ]);
+        });
+    });
+
+    describe("components", () => {
+        it("registers each component type with its children parented to it", () => {
+            const components = plan.resources.filter((r) => !r.custom);
+            expect([...new Set(components.map((c) => c.type))].sort()).to.deep.equal([
+                "warmstart:images:BaseImages",
+                "warmstart:images:ServiceImage",
+                "warmstart:registry:RegistryCache",
+                "warmstart:run:ModelService",
+                "warmstart:run:ModelSyncJob",
+                "warmstart:storage:ModelCache",
+            ]);
+            const urns = new Set(components.map((c) => c.urn));
+            for (const r of plan.resources.filter((x) => x.custom)) {
+                expect(r.parent !== undefined && urns.has(r.parent), `${r.type} ${r.name} has a component parent`).to.equal(true);
+            }
+        });
+
+        it("exports the URLs, image refs by digest, bucket, job and the sync command", () => {
+            expect(Object.keys(plan.outputs).sort()).to.deep.equal(["baseImageRefs", "modelCacheBucket", "runSyncCommand", "serviceImageRefs", "serviceUrls", "syncImageRef", "syncJobName"]);
+            expect(plan.outputs.runSyncCommand).to.equal("gcloud run jobs execute ws-dev-model-sync --region europe-west1 --project warmstart-dev --wait");
+            for (const ref of Object.values(plan.outputs.serviceImageRefs as Record<string, string>)) expect(ref).to.match(/@sha256:[0-9a-f]{64}$/);
+        });
+    });
+});
