@@ -1,0 +1,51 @@
+import * as fs from "fs";
+import * as path from "path";
+import { expect } from "chai";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { REPO_ROOT } from "../scripts/evaluate";
+import { CONFIG_KEYS } from "../stacks/load";
+import { stackConfigSchema } from "../stacks/schema";
+
+type JsonSchema = { properties?: Record<string, JsonSchema>; items?: JsonSchema; oneOf?: JsonSchema[]; anyOf?: JsonSchema[] };
+
+/** Every key path of the schema, written as the README writes them: `services[].gpu.type`. */
+function keyPaths(schema: JsonSchema, prefix = ""): string[] {
+    const out: string[] = [];
+    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+        const here = `${prefix}${key}`;
+        out.push(here);
+        out.push(...keyPaths(sub, `${here}.`));
+        for (const variant of [sub.items, ...(sub.items?.oneOf ?? []), ...(sub.items?.anyOf ?? [])]) {
+            if (variant !== undefined) out.push(...keyPaths(variant, `${here}[].`));
+        }
+    }
+    return [...new Set(out)];
+}
+
+describe("documentation", () => {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+
+    it("documents every configuration key the schema accepts", () => {
+        const schema = z.toJSONSchema(stackConfigSchema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+        const paths = keyPaths(schema).map((p) => (p === "project" ? "gcp:project" : p));
+        expect(paths.length).to.be.greaterThan(50);
+        const missing = paths.filter((p) => !readme.includes(`\`${p}\``) && !readme.includes(`\`${p}:`));
+        expect(missing, "keys missing from the README's configuration reference").to.deep.equal([]);
+    });
+
+    it("declares every program key in Pulumi.yaml with a description", () => {
+        const project = parseYaml(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { description?: string }> };
+        expect(Object.keys(project.config).sort()).to.deep.equal([...CONFIG_KEYS].sort());
+        for (const [key, decl] of Object.entries(project.config)) expect(decl.description, key).to.be.a("string").and.not.be.empty;
+    });
+
+    it("gives the newcomer commands the scripts define", () => {
+        const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+        expect(readme).to.include("npm ci && npm run plan -- dev");
+        expect(readme).to.include("npm test");
+        expect(pkg.scripts.plan).to.be.a("string");
+        expect(pkg.scripts.test).to.be.a("string");
+        expect(fs.readFileSync(path.join(REPO_ROOT, ".ci/run"), "utf8")).to.match(/^npm test$/m);
+    });
+});
