@@ -1,6 +1,6 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import { BuildTarget, commonImageArgs, pinnedRef } from "./buildSettings";
+import { BaseRefs, BuildTarget, commonImageArgs, pinnedRef } from "./buildSettings";
 import { baseImageTag, torchIndexUrl } from "./naming";
 
 /** One CUDA base to build. */
@@ -16,6 +16,16 @@ export interface BaseVariantArgs {
     /** Build context and Dockerfile, relative to the program's working directory. */
     context: string;
     dockerfile: string;
+}
+
+/** A base as a platform stack exports it to project stacks. */
+export interface ExportedBase {
+    ref: string;
+    kind: "runtime" | "devel";
+    cudaVersion: string;
+    ubuntuVersion: string;
+    pythonVersion: string;
+    torchVersion: string;
 }
 
 export interface BaseImagesArgs extends BuildTarget {
@@ -39,14 +49,16 @@ export function baseBuildArgs(variant: BaseVariantArgs, mirror: pulumi.Input<str
  * cache and exposes a digest-pinned ref, so a version change in stack config rebuilds the base
  * and, through the digest, every service image built on it.
  */
-export class BaseImages extends pulumi.ComponentResource {
+export class BaseImages extends pulumi.ComponentResource implements BaseRefs {
     /** The image of each variant, by variant name. */
     readonly images: Record<string, dockerBuild.Image> = {};
     /** `<repo>/cuda-<variant>:<versions>@sha256:…` by variant name. */
     readonly refs: Record<string, pulumi.Output<string>> = {};
+    private readonly variants: BaseVariantArgs[];
 
     constructor(name: string, args: BaseImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("warmstart:images:BaseImages", name, {}, opts);
+        this.variants = args.variants;
         const mirror = args.registry.mirror();
         for (const variant of args.variants) {
             const imageName = `cuda-${variant.name}`;
@@ -68,6 +80,13 @@ export class BaseImages extends pulumi.ComponentResource {
             this.refs[variant.name] = pinnedRef(tag, image.digest);
         }
         this.registerOutputs({ refs: this.refs });
+    }
+
+    /** What a platform stack exports of each variant: the pinned ref and the versions in it. */
+    exported(): Record<string, pulumi.Output<ExportedBase>> {
+        return Object.fromEntries(this.variants.map((v) => [v.name, this.refs[v.name].apply((ref) => ({
+            ref, kind: v.kind, cudaVersion: v.cudaVersion, ubuntuVersion: v.ubuntuVersion, pythonVersion: v.pythonVersion, torchVersion: v.torchVersion,
+        }))]));
     }
 
     /** The digest-pinned ref of a variant; names the known variants when it is not one. */

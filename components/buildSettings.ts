@@ -1,12 +1,34 @@
 // The BuildKit settings every image of the graph shares: where it pushes, which registry cache
 // it reads and writes, and which builder runs it.
 import * as dockerBuild from "@pulumi/docker-build";
+import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import type { RegistryCache } from "./registryCache";
+
+/**
+ * Where images are pulled from, pushed to and cached: a RegistryCache created in this stack, or
+ * a PlatformReference to the one a platform stack created.
+ */
+export interface ImageRegistry {
+    /** `<region>-docker.pkg.dev`. */
+    readonly host: pulumi.Input<string>;
+    /** The prefix that replaces `docker.io` (or another upstream's host) in a FROM line. */
+    mirror(upstream?: string): pulumi.Output<string>;
+    /** `<image repository>/<image>:<tag>`. */
+    imageRef(image: string, tag: string): pulumi.Output<string>;
+    /** The BuildKit registry cache of one image. */
+    cacheRef(image: string): pulumi.Output<string>;
+    /** Push credentials for the registry host. */
+    credentials(): dockerBuild.types.input.RegistryArgs[];
+}
+
+/** Digest-pinned refs of the CUDA bases, by variant name. */
+export interface BaseRefs {
+    ref(variant: string): pulumi.Output<string>;
+}
 
 /** What BaseImages and ServiceImage need to build and push. */
 export interface BuildTarget {
-    registry: RegistryCache;
+    registry: ImageRegistry;
     /** A BuildKit builder (remote BuildKit or a cloud builder); the local default when absent. */
     builder?: string;
 }
@@ -35,6 +57,11 @@ export function commonImageArgs(target: BuildTarget, image: string): Omit<docker
 }
 
 /** `<tag>@<digest>`: deploying by digest makes a rebuilt image a visible diff downstream. */
+/** A short-lived token of the deploying identity, good for any Artifact Registry host. */
+export function artifactRegistryCredentials(host: pulumi.Input<string>, opts?: pulumi.InvokeOutputOptions): dockerBuild.types.input.RegistryArgs[] {
+    return [{ address: host, username: "oauth2accesstoken", password: gcp.organizations.getClientConfigOutput(opts).accessToken }];
+}
+
 export function pinnedRef(tag: pulumi.Input<string>, digest: pulumi.Input<string>): pulumi.Output<string> {
     return pulumi.interpolate`${tag}@${digest}`;
 }

@@ -1,6 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type * as dockerBuild from "@pulumi/docker-build";
+import { artifactRegistryCredentials, ImageRegistry } from "./buildSettings";
 import { MAX_LENGTH, resourceId } from "./naming";
 
 export interface UpstreamRegistry {
@@ -21,6 +22,10 @@ export interface RegistryCacheArgs {
     cacheRetentionDays: number;
     /** This many newest cache manifests per package are kept whatever their age. */
     keepRecentCaches: number;
+    /** Members given read on the image repository (e.g. other projects' Cloud Run service agents). */
+    readers?: string[];
+    /** Members given write on the image and cache repositories (e.g. project stacks' deployers). */
+    writers?: string[];
 }
 
 /** The upstream key of Docker Hub in `mirror()`. */
@@ -47,7 +52,7 @@ export function cacheCleanupPolicies(retentionDays: number, keepRecent: number):
  * Docker Hub and any extra upstreams, a standard repository for the images we build, and a
  * repository for BuildKit registry caches with cleanup policies.
  */
-export class RegistryCache extends pulumi.ComponentResource {
+export class RegistryCache extends pulumi.ComponentResource implements ImageRegistry {
     /** `<region>-docker.pkg.dev`, the host every repository here lives on. */
     readonly host: string;
     /** Path of the repository our images are pushed to. */
@@ -108,6 +113,9 @@ export class RegistryCache extends pulumi.ComponentResource {
         }, { parent: this });
         this.cacheRepository = this.pathOf(this.caches);
 
+        (args.readers ?? []).forEach((member, i) => this.grantPull(`${name}-reader-${i}`, member));
+        (args.writers ?? []).forEach((member, i) => this.grantPush(`${name}-writer-${i}`, member));
+
         this.registerOutputs({ imageRepository: this.imageRepository, cacheRepository: this.cacheRepository, mirrors: this.mirrors });
     }
 
@@ -135,11 +143,7 @@ export class RegistryCache extends pulumi.ComponentResource {
 
     /** Push credentials for Artifact Registry: a short-lived token of the deploying identity. */
     credentials(): dockerBuild.types.input.RegistryArgs[] {
-        return [{
-            address: this.host,
-            username: "oauth2accesstoken",
-            password: gcp.organizations.getClientConfigOutput({ parent: this }).accessToken,
-        }];
+        return artifactRegistryCredentials(this.host, { parent: this });
     }
 
     /** Lets a member pull our images, e.g. another project's Cloud Run service agent. */
@@ -151,6 +155,17 @@ export class RegistryCache extends pulumi.ComponentResource {
             role: "roles/artifactregistry.reader",
             member,
         }, { parent: this });
+    }
+
+    /** Lets a member push images and build caches, e.g. a project stack's deployer. */
+    grantPush(name: string, member: pulumi.Input<string>): gcp.artifactregistry.RepositoryIamMember[] {
+        return [this.images, this.caches].map((repo, i) => new gcp.artifactregistry.RepositoryIamMember(`${name}-${i === 0 ? "images" : "caches"}`, {
+            project: repo.project,
+            location: repo.location,
+            repository: repo.repositoryId,
+            role: "roles/artifactregistry.writer",
+            member,
+        }, { parent: this }));
     }
 
     // Built from the repository's outputs so everything that uses a path depends on the repository.

@@ -108,17 +108,35 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     }
 }
 
-const mocks: pulumi.runtime.Mocks = {
-    newResource: (args) => ({ id: `${args.type}::${args.name}-id`, state: mockState(args.type, args.name, args.inputs) }),
+/** Outputs of the stacks a StackReference may read, by fully qualified stack name. */
+export type StackOutputs = Record<string, Record<string, unknown>>;
+
+const mocksFor = (stackReferences: StackOutputs): pulumi.runtime.Mocks => ({
+    newResource: (args) => {
+        if (args.type === "pulumi:pulumi:StackReference") {
+            const name = String(args.inputs.name);
+            const outputs = stackReferences[name];
+            if (outputs === undefined) throw new Error(`stack ${name} is not known offline (known: ${Object.keys(stackReferences).join(", ") || "none"})`);
+            return { id: name, state: { name, outputs, secretOutputNames: [] } };
+        }
+        return { id: `${args.type}::${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+    },
     call: (args) => {
         if (args.token === "gcp:organizations/getClientConfig:getClientConfig") {
             return { accessToken: "<deployer-access-token>", project: "", region: "", zone: "", id: "client-config" };
         }
         throw new Error(`no offline answer for the function ${args.token}`);
     },
-};
+});
 
 type Struct = Parameters<typeof pulumi.runtime.deserializeProperties>[0];
+
+interface ReadRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getProperties(): Struct;
+}
 
 interface RegisterRequest {
     getObject(): Struct;
@@ -130,14 +148,30 @@ interface RegisterRequest {
 }
 
 /** Runs index.ts for a stack config under mocks and records what it registers. */
-export async function evaluate(stack: string, config: FlatConfig, opts: { preview?: boolean } = {}): Promise<Plan> {
+export async function evaluate(stack: string, config: FlatConfig, opts: { preview?: boolean; stackReferences?: StackOutputs } = {}): Promise<Plan> {
     const pending: Promise<void>[] = [];
     const recorded: PlannedResource[] = [];
 
     pulumi.runtime.setAllConfig(config);
-    await pulumi.runtime.setMocks(mocks, PROJECT, stack, opts.preview ?? false);
-    const monitor = settings.getMonitor() as unknown as { registerResource: (req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string; getObject(): Struct }) => void) => Promise<void> };
+    await pulumi.runtime.setMocks(mocksFor(opts.stackReferences ?? {}), PROJECT, stack, opts.preview ?? false);
+    type Callback = (err: unknown, resp?: { getUrn(): string; getObject?(): Struct; getProperties?(): Struct }) => void;
+    const monitor = settings.getMonitor() as unknown as {
+        registerResource: (req: RegisterRequest, cb: Callback) => Promise<void>;
+        readResource: (req: ReadRequest, cb: Callback) => Promise<void>;
+    };
     const register = monitor.registerResource.bind(monitor);
+    const read = monitor.readResource.bind(monitor);
+    // Reads (a StackReference) are recorded too: a reviewer should see what a stack reads.
+    monitor.readResource = (req, callback) => {
+        const entry: PlannedResource = { urn: "", type: req.getType(), name: req.getName(), custom: true, parent: req.getParent() || undefined, dependencies: [], inputs: pulumi.runtime.deserializeProperties(req.getProperties()) as Record<string, unknown>, state: {} };
+        recorded.push(entry);
+        const done = read(req, (err, resp) => {
+            if (!err && resp) entry.urn = resp.getUrn();
+            callback(err, resp);
+        });
+        pending.push(done);
+        return done;
+    };
     monitor.registerResource = (req, callback) => {
         const inputs = pulumi.runtime.deserializeProperties(req.getObject()) as Record<string, unknown>;
         const entry: PlannedResource = {
@@ -154,7 +188,7 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { previe
         const done = register(req, (err, resp) => {
             if (!err && resp) {
                 entry.urn = resp.getUrn();
-                entry.state = pulumi.runtime.deserializeProperties(resp.getObject()) as Record<string, unknown>;
+                entry.state = pulumi.runtime.deserializeProperties(resp.getObject!()) as Record<string, unknown>;
             }
             callback(err, resp);
         });
@@ -170,7 +204,10 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { previe
     }
     let program: Record<string, unknown>;
     try {
-        program = (await import(path.join(REPO_ROOT, "index.ts"))) as Record<string, unknown>;
+        // index.ts exports an async main (as Pulumi's Node runtime runs it) whose result is the outputs.
+        const mod = (await import(path.join(REPO_ROOT, "index.ts"))) as { default?: unknown } | (() => Promise<Record<string, unknown>>);
+        const main = typeof mod === "function" ? mod : mod.default;
+        program = typeof main === "function" ? await (main as () => Promise<Record<string, unknown>>)() : (mod as Record<string, unknown>);
     } catch (err) {
         await settleRegistrations(pending).catch(() => undefined);
         throw new EvaluationError(err, recorded.length);
@@ -182,9 +219,21 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { previe
     return { stack, resources, outputs };
 }
 
-/** Evaluates a stack file of this repository. */
-export function evaluateStack(stack: string, opts: { preview?: boolean } = {}): Promise<Plan> {
-    return evaluate(stack, stackFileConfig(stack), opts);
+/**
+ * Evaluates a stack file of this repository. A project stack's platform stack is evaluated
+ * first, from the stack file named like its last segment (`acme/warmstart/platform` ->
+ * Pulumi.platform.yaml), and its outputs are what the project's StackReference reads.
+ */
+export async function evaluateStack(stack: string, opts: { preview?: boolean } = {}): Promise<Plan> {
+    const config = stackFileConfig(stack);
+    const stackReferences: StackOutputs = {};
+    const platformStack = config[`${PROJECT}:platformStack`];
+    if (config[`${PROJECT}:layer`] === "project" && platformStack !== undefined) {
+        const platformFile = platformStack.split("/").pop()!;
+        if (platformFile === stack) throw new Error(`stack ${stack} names itself as its platform stack`);
+        stackReferences[platformStack] = (await evaluateStack(platformFile, opts)).outputs;
+    }
+    return evaluate(stack, config, { ...opts, stackReferences });
 }
 
 async function settleRegistrations(pending: Promise<void>[]): Promise<void> {

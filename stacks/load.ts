@@ -7,7 +7,7 @@ import { StackConfig, StackConfigInput, stackConfigSchema } from "./schema";
 export const CONFIG_NAMESPACE = "warmstart";
 
 /** Keys read from the `warmstart:` namespace, in the order the README documents them. */
-export const CONFIG_KEYS = ["region", "namePrefix", "deletionProtection", "builder", "registry", "bases", "services", "modelCache", "models", "sync"] as const;
+export const CONFIG_KEYS = ["layer", "platformStack", "region", "namePrefix", "deletionProtection", "builder", "registry", "bases", "services", "modelCache", "models", "sync"] as const;
 
 /** A stack configuration that cannot be deployed; the message names every bad key and value. */
 export class StackConfigError extends Error {
@@ -81,7 +81,8 @@ export function readRawConfig(): Record<string, unknown> {
             // Plain strings (region, builder) are stored unquoted by `pulumi config set`.
             raw[key] = text;
         }
-        // Pulumi.yaml declares `builder` with an empty default: empty means the local builder.
+        // Pulumi.yaml declares optional strings (builder, platformStack) with an empty default:
+        // the CLI requires a default for every declared key, and empty means "not set".
         if (raw[key] === "") delete raw[key];
     }
     return raw;

@@ -45,6 +45,11 @@ const cron = z.string().superRefine((expr, ctx) => {
     }
 });
 
+const iamMember = z.string().regex(/^(user|group|serviceAccount|domain|principal|principalSet):.+$/, "must be an IAM member such as group:ml@example.com or serviceAccount:…");
+
+/** Which part of the graph a stack owns. */
+export const LAYERS = ["all", "platform", "project"] as const;
+
 export const upstreamSchema = z.strictObject({
     /** Suffix of the remote repository id, e.g. `nvcr` makes `<prefix>-nvcr`. */
     name: resourceName,
@@ -62,6 +67,10 @@ export const registrySchema = z.strictObject({
     cacheRetentionDays: z.number().int().min(1).max(365).default(14),
     /** The newest cache manifests kept whatever their age. */
     keepRecentCaches: z.number().int().min(1).max(100).default(5),
+    /** Members that may pull our images, e.g. other projects' Cloud Run service agents (platform layer). */
+    readers: z.array(iamMember).default([]),
+    /** Members that may push images and caches, e.g. project stacks' deployers (platform layer). */
+    writers: z.array(iamMember).default([]),
 });
 
 export const baseVariantSchema = z.strictObject({
@@ -188,6 +197,13 @@ export const stackConfigSchema = z
         /** GCP project; read from `gcp:project`. */
         project: z.string({ error: (issue) => (issue.input === undefined ? "is not set: run `pulumi config set gcp:project <id>`" : "must be a string") }).regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a GCP project id (6-30 lowercase letters, digits, hyphens): set it with `pulumi config set gcp:project <id>`"),
         region: gcpRegion.default("europe-west1"),
+        /**
+         * `all`: the whole graph in one stack. `platform`: the registry cache and the CUDA bases,
+         * shared by an organisation. `project`: services, model cache and sync on a platform's bases.
+         */
+        layer: z.enum(LAYERS).default("all"),
+        /** The platform stack a project stack builds on, `<org>/<project>/<stack>`. */
+        platformStack: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be a fully qualified stack name such as acme/warmstart/platform").optional(),
         /** Prefix of every resource name; keeps two stacks in one project apart. */
         namePrefix: resourceName.refine((s) => s.length <= 12, "must be at most 12 characters (it prefixes account ids, which are limited to 30)").default("ws"),
         /** Cloud Run deletion protection (on in prod, off in dev so `pulumi destroy` works). */
@@ -221,13 +237,26 @@ export const stackConfigSchema = z
             }
         });
 
+        if (cfg.layer === "project" && cfg.platformStack === undefined) {
+            ctx.addIssue({ code: "custom", path: ["platformStack"], message: "is required with layer: project (the platform stack to build on, e.g. acme/warmstart/platform)", input: undefined });
+        }
+        if (cfg.layer !== "project" && cfg.platformStack !== undefined) {
+            ctx.addIssue({ code: "custom", path: ["platformStack"], message: `is only read with layer: project (this stack's layer is ${cfg.layer})`, input: cfg.platformStack });
+        }
+        if (cfg.layer === "platform") {
+            // A platform stack that silently ignored services would surprise whoever forked it.
+            if (cfg.services.length > 0) ctx.addIssue({ code: "custom", path: ["services"], message: "must be empty with layer: platform (projects build services on the platform's bases)", input: cfg.services });
+            if (cfg.models.length > 0) ctx.addIssue({ code: "custom", path: ["models"], message: "must be empty with layer: platform (each project syncs its own models)", input: cfg.models });
+        }
         const baseKinds = new Map(cfg.bases.map((b) => [b.name, b.kind]));
         const knownBases = [...baseKinds.keys()].join(", ") || "none";
         cfg.services.forEach((svc, i) => {
-            if (!baseKinds.has(svc.base)) {
+            // A project's bases are whatever its platform exports: checked against the platform's outputs.
+            const checkBases = cfg.layer !== "project";
+            if (checkBases && !baseKinds.has(svc.base)) {
                 ctx.addIssue({ code: "custom", path: ["services", i, "base"], message: `names no base variant (known: ${knownBases})`, input: svc.base });
             }
-            if (svc.builder !== undefined && !baseKinds.has(svc.builder)) {
+            if (checkBases && svc.builder !== undefined && !baseKinds.has(svc.builder)) {
                 ctx.addIssue({ code: "custom", path: ["services", i, "builder"], message: `names no base variant (known: ${knownBases})`, input: svc.builder });
             }
             if (svc.minInstances > svc.maxInstances) {
