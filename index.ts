@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BaseImages } from "./components/baseImages";
 import { BaseRefs, ImageRegistry } from "./components/buildSettings";
 import { ModelCache } from "./components/modelCache";
+import { Monitoring } from "./components/monitoring";
 import { ModelService } from "./components/modelService";
 import { ModelSyncJob } from "./components/modelSyncJob";
 import { bucketName, MAX_LENGTH, resourceId, serviceAccountId } from "./components/naming";
@@ -34,6 +35,7 @@ export = async () => {
         const cache = new RegistryCache("registry", {
             project: cfg.project, region: cfg.region, idPrefix: prefix, upstreams: cfg.registry.upstreams, readers: cfg.registry.readers,
             writers: cfg.registry.writers, cacheRetentionDays: cfg.registry.cacheRetentionDays, keepRecentCaches: cfg.registry.keepRecentCaches,
+            retainOnDelete: cfg.deletionProtection,
         });
         const baseImages = new BaseImages("bases", { builder: cfg.builder, registry: cache, variants: cfg.bases });
         registry = cache;
@@ -49,7 +51,15 @@ export = async () => {
         project: cfg.project, bucketName: bucketName(cfg.modelCache.bucketPrefix, cfg.project, stack),
         location: cfg.modelCache.location ?? cfg.region, hierarchicalNamespace: cfg.modelCache.hierarchicalNamespace,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays, stagingRetentionDays: cfg.modelCache.stagingRetentionDays,
-        forceDestroy: !cfg.deletionProtection,
+        protect: cfg.deletionProtection,
+    });
+
+    const syncImage = new ServiceImage("model-sync", { ...build, context: cfg.sync.context, buildArgs: { REGISTRY_MIRROR: registry.mirror() } });
+    const sync = new ModelSyncJob("model-sync", {
+        ...cfg.sync, project: cfg.project, region: cfg.region, image: syncImage.ref, modelCache, models: cfg.models,
+        jobName: resourceId([prefix, "model-sync"], MAX_LENGTH.cloudRun), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
+        accountId: serviceAccountId(cfg.namePrefix, stack, "sync"), schedulerAccountId: serviceAccountId(cfg.namePrefix, stack, "sched"),
+        deletionProtection: cfg.deletionProtection,
     });
 
     const services = cfg.services.map((svc) => {
@@ -61,17 +71,18 @@ export = async () => {
             ...svc, project: cfg.project, region: cfg.region, image: image.ref, modelCache,
             serviceName: resourceId([prefix, svc.name], MAX_LENGTH.cloudRun),
             accountId: serviceAccountId(cfg.namePrefix, stack, svc.name), deletionProtection: cfg.deletionProtection,
+            startAfter: cfg.sync.seedOnCreate ? [sync.job] : [],
         });
         return { name: svc.name, image, service };
     });
 
-    const syncImage = new ServiceImage("model-sync", { ...build, context: cfg.sync.context, buildArgs: { REGISTRY_MIRROR: registry.mirror() } });
-    const sync = new ModelSyncJob("model-sync", {
-        ...cfg.sync, project: cfg.project, region: cfg.region, image: syncImage.ref, modelCache, models: cfg.models,
-        jobName: resourceId([prefix, "model-sync"], MAX_LENGTH.cloudRun), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
-        accountId: serviceAccountId(cfg.namePrefix, stack, "sync"), schedulerAccountId: serviceAccountId(cfg.namePrefix, stack, "sched"),
-        deletionProtection: cfg.deletionProtection,
-    });
+    if (cfg.monitoring.enabled) {
+        new Monitoring("monitoring", {
+            ...cfg.monitoring, project: cfg.project, metricPrefix: `warmstart/${prefix}`, emails: cfg.monitoring.notificationEmails,
+            serviceNames: services.map((s) => s.service.service.name), syncJobName: sync.jobName, bucketName: modelCache.bucketName,
+            syncSchedule: cfg.sync.schedule, syncTimeZone: cfg.sync.timeZone,
+        });
+    }
 
     return {
         ...outputs,
@@ -79,6 +90,7 @@ export = async () => {
         serviceImageRefs: Object.fromEntries(services.map((s) => [s.name, s.image.ref])),
         syncImageRef: syncImage.ref,
         modelCacheBucket: modelCache.bucketName,
+        modelCacheManifest: pulumi.interpolate`gs://${modelCache.bucketName}/manifest.json`,
         syncJobName: sync.jobName,
         runSyncCommand: pulumi.interpolate`gcloud run jobs execute ${sync.jobName} --region ${cfg.region} --project ${cfg.project} --wait`,
     };

@@ -13,8 +13,11 @@ export interface ModelCacheArgs {
     revisionRetentionDays: number;
     /** Days an abandoned download under `.staging/` is kept. */
     stagingRetentionDays: number;
-    /** Delete the bucket with its objects on `pulumi destroy` (dev); refuse otherwise (prod). */
-    forceDestroy: boolean;
+    /**
+     * Prod: the bucket is protected (Pulumi refuses to delete it) and kept in GCP when removed
+     * from the stack. Dev: `pulumi destroy` deletes it with its objects.
+     */
+    protect: boolean;
 }
 
 /** Prefix the sync job downloads into before publishing; never read by services. */
@@ -59,9 +62,9 @@ export class ModelCache extends pulumi.ComponentResource {
             // do not support it.
             versioning: { enabled: !args.hierarchicalNamespace },
             lifecycleRules: modelCacheLifecycle(args),
-            forceDestroy: args.forceDestroy,
+            forceDestroy: !args.protect,
             labels: { "warmstart-role": "model-cache" },
-        }, { parent: this });
+        }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
         this.bucketName = this.bucket.name;
         this.registerOutputs({ bucketName: this.bucketName });
     }

@@ -40,6 +40,8 @@ export interface ModelServiceArgs {
     /** `false` makes the entrypoint skip the cache and use a local directory (the fallback switch). */
     sharedModelVolume: boolean;
     deletionProtection: boolean;
+    /** Resources the first revision must wait for, e.g. the sync job's seeding run. */
+    startAfter?: pulumi.Resource[];
 }
 
 /** The Cloud Run container resources: a GPU needs CPU always allocated. */
@@ -111,7 +113,7 @@ export class ModelService extends pulumi.ComponentResource {
             parent: this,
             // The first revision must not start before its account can read the bucket, or the
             // mount fails and the revision never becomes ready.
-            dependsOn: [readGrant],
+            dependsOn: [readGrant, ...(args.startAfter ?? [])],
         });
         this.url = this.service.uri;
 

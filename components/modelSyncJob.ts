@@ -26,10 +26,18 @@ export interface ModelSyncJobArgs {
     maxRetries: number;
     cpu: string;
     memory: string;
+    /**
+     * Run the job once when it is created, and report it ready only when that run completed:
+     * whatever depends on the job (the services) then starts on a filled cache.
+     */
+    seedOnCreate: boolean;
     /** Secret Manager secret id of a Hugging Face token, for gated repositories. */
     hfTokenSecret?: string;
     deletionProtection: boolean;
 }
+
+/** The execution token of the seeding run; short, because job name + token must stay under 63. */
+export const SEED_EXECUTION_TOKEN = "seed";
 
 /** The environment of the sync program (its contract: images/model-sync). */
 export function syncJobEnv(args: Pick<ModelSyncJobArgs, "models" | "revisionRetentionDays">): Record<string, string> {
@@ -86,6 +94,8 @@ export class ModelSyncJob extends pulumi.ComponentResource {
             location: args.region,
             name: args.jobName,
             deletionProtection: args.deletionProtection,
+            // A constant token runs one execution at creation; changing it would run another.
+            runExecutionToken: args.seedOnCreate ? SEED_EXECUTION_TOKEN : undefined,
             template: {
                 taskCount: 1,
                 parallelism: 1,
@@ -106,7 +116,12 @@ export class ModelSyncJob extends pulumi.ComponentResource {
                     }],
                 },
             },
-        }, { parent: this, dependsOn: grants });
+        }, {
+            parent: this,
+            dependsOn: grants,
+            // Creation waits for the seeding run; give it the execution's own time limit and some.
+            customTimeouts: args.seedOnCreate ? { create: `${Math.ceil(args.timeoutSeconds / 60) + 10}m` } : undefined,
+        });
         this.jobName = this.job.name;
 
         this.schedulerAccount = new gcp.serviceaccount.Account(`${name}-scheduler-sa`, {

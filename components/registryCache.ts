@@ -22,6 +22,8 @@ export interface RegistryCacheArgs {
     cacheRetentionDays: number;
     /** This many newest cache manifests per package are kept whatever their age. */
     keepRecentCaches: number;
+    /** Keep the repositories (and the images and caches in them) when they leave the stack. */
+    retainOnDelete?: boolean;
     /** Members given read on the image repository (e.g. other projects' Cloud Run service agents). */
     readers?: string[];
     /** Members given write on the image and cache repositories (e.g. project stacks' deployers). */
@@ -86,7 +88,7 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
                 mode: "REMOTE_REPOSITORY",
                 description: u.description,
                 remoteRepositoryConfig: { description: u.description, dockerRepository: u.remote },
-            }, { parent: this });
+            }, { parent: this, retainOnDelete: args.retainOnDelete });
             this.mirrors[u.name] = this.pathOf(repo);
             return repo;
         });
@@ -98,7 +100,7 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
             format: "DOCKER",
             mode: "STANDARD_REPOSITORY",
             description: "CUDA bases and service images, deployed by digest",
-        }, { parent: this });
+        }, { parent: this, retainOnDelete: args.retainOnDelete });
         this.imageRepository = this.pathOf(this.images);
 
         this.caches = new gcp.artifactregistry.Repository(`${name}-buildcache`, {
@@ -110,7 +112,7 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
             description: "BuildKit registry caches (max mode)",
             cleanupPolicyDryRun: false,
             cleanupPolicies: cacheCleanupPolicies(args.cacheRetentionDays, args.keepRecentCaches),
-        }, { parent: this });
+        }, { parent: this, retainOnDelete: args.retainOnDelete });
         this.cacheRepository = this.pathOf(this.caches);
 
         (args.readers ?? []).forEach((member, i) => this.grantPull(`${name}-reader-${i}`, member));

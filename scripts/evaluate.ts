@@ -21,6 +21,9 @@ export interface PlannedResource {
     /** URNs this resource depends on: explicit dependsOn and the resources its inputs come from. */
     dependencies: string[];
     inputs: Record<string, unknown>;
+    /** Resource options that decide what `pulumi destroy` may do. */
+    protect?: boolean;
+    retainOnDelete?: boolean;
     /** Mocked state after creation: inputs plus the computed outputs the mocks fill in. */
     state: Record<string, unknown>;
 }
@@ -101,6 +104,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, email: `${String(inputs.accountId)}@${String(inputs.project)}.iam.gserviceaccount.com`, member: `serviceAccount:${String(inputs.accountId)}@${String(inputs.project)}.iam.gserviceaccount.com` };
         case "gcp:cloudrunv2/service:Service":
             return { ...inputs, uri: `https://${String(inputs.name)}-mock.${String(inputs.location)}.run.app` };
+        case "gcp:monitoring/notificationChannel:NotificationChannel":
+            return { ...inputs, name: `projects/${String(inputs.project)}/notificationChannels/${name}` };
         case "gcp:storage/bucket:Bucket":
             return { ...inputs, url: `gs://${String(inputs.name ?? name)}` };
         default:
@@ -145,6 +150,8 @@ interface RegisterRequest {
     getParent(): string;
     getCustom(): boolean;
     getDependenciesList(): string[];
+    getProtect(): boolean;
+    getRetainondelete(): boolean;
 }
 
 /** Runs index.ts for a stack config under mocks and records what it registers. */
@@ -182,6 +189,8 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { previe
             parent: req.getParent() || undefined,
             dependencies: [...new Set(req.getDependenciesList())].sort(),
             inputs,
+            protect: req.getProtect() || undefined,
+            retainOnDelete: req.getRetainondelete() || undefined,
             state: {},
         };
         recorded.push(entry);

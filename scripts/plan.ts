@@ -22,7 +22,8 @@ export function renderTree(plan: Plan): string {
         const list = children.get(parent) ?? [];
         list.forEach((r, i) => {
             const last = i === list.length - 1;
-            lines.push(`${indent}${last ? "└─" : "├─"} ${r.type}  ${r.name}`);
+            const flags = [r.protect ? "protected" : "", r.retainOnDelete ? "retained on delete" : ""].filter(Boolean);
+            lines.push(`${indent}${last ? "└─" : "├─"} ${r.type}  ${r.name}${flags.length > 0 ? `  [${flags.join(", ")}]` : ""}`);
             const childIndent = `${indent}${last ? "   " : "│  "}`;
             // Dependencies on the parent are implied by the tree.
             const deps = r.dependencies.filter((d) => d !== r.parent);

@@ -188,8 +188,30 @@ export const syncSchema = z.strictObject({
     memory: memory.default("4Gi"),
     /** Build context of the sync program's image. */
     context: relativePath.default("images/model-sync"),
+    /**
+     * Run the sync once when the stack is created and deploy the services after it completed,
+     * so the first revision finds a filled cache.
+     */
+    seedOnCreate: z.boolean().default(true),
     /** Secret Manager secret id holding a Hugging Face token, for gated models. */
     hfTokenSecret: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, "must be a Secret Manager secret id").optional(),
+});
+
+export const monitoringSchema = z.strictObject({
+    /** Create the log-based metrics, alert policies and notification channels. */
+    enabled: z.boolean().default(false),
+    /** Who receives the alerts. */
+    notificationEmails: z.array(z.email({ error: "must be an email address" })).default([]),
+    /** Hourly share of container starts that must find a complete cache. */
+    cacheHitRateThreshold: z.number().gt(0).max(1).default(0.9),
+    /** Failed sync executions in a row that alert. */
+    consecutiveFailedSyncs: z.number().int().min(1).max(10).default(2),
+    /** The bucket's quota in GiB; no usage alert without it. */
+    bucketQuotaGiB: z.number().positive().optional(),
+    /** Share of the quota that alerts. */
+    bucketUsageThreshold: z.number().gt(0).max(1).default(0.8),
+    /** Link in every alert to the runbook. */
+    runbookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
 });
 
 export const stackConfigSchema = z
@@ -219,6 +241,7 @@ export const stackConfigSchema = z
         modelCache: modelCacheSchema.default(modelCacheSchema.parse({})),
         models: z.array(modelSchema).default([]),
         sync: syncSchema.default(syncSchema.parse({})),
+        monitoring: monitoringSchema.default(monitoringSchema.parse({})),
     })
     .superRefine((cfg, ctx) => {
         const unique = (key: "bases" | "services" | "models", names: string[]) => {
@@ -242,6 +265,9 @@ export const stackConfigSchema = z
         }
         if (cfg.layer !== "project" && cfg.platformStack !== undefined) {
             ctx.addIssue({ code: "custom", path: ["platformStack"], message: `is only read with layer: project (this stack's layer is ${cfg.layer})`, input: cfg.platformStack });
+        }
+        if (cfg.monitoring.enabled && cfg.monitoring.notificationEmails.length === 0) {
+            ctx.addIssue({ code: "custom", path: ["monitoring", "notificationEmails"], message: "must list at least one address when monitoring.enabled is true (an alert nobody receives is silent)", input: [] });
         }
         if (cfg.layer === "platform") {
             // A platform stack that silently ignored services would surprise whoever forked it.
@@ -289,6 +315,7 @@ export type ModelConfig = StackConfig["models"][number];
 export type ModelCacheConfig = StackConfig["modelCache"];
 export type SyncConfig = StackConfig["sync"];
 export type RegistryConfig = StackConfig["registry"];
+export type MonitoringConfig = StackConfig["monitoring"];
 
 export function cpuCount(cpu: string): number {
     return cpu.endsWith("m") ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);

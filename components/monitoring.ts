@@ -1,0 +1,185 @@
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import { Cron } from "croner";
+
+export interface MonitoringArgs {
+    project: pulumi.Input<string>;
+    /** Prefix of log-based metric names, e.g. `warmstart/ws-prod`. */
+    metricPrefix: string;
+    /** Cloud Run services whose entrypoint logs `cache_hit`. */
+    serviceNames: pulumi.Input<string>[];
+    syncJobName: pulumi.Input<string>;
+    /** The sync job's cron and time zone: the failure alert's window follows it. */
+    syncSchedule: string;
+    syncTimeZone: string;
+    bucketName: pulumi.Input<string>;
+    /** Alert recipients. */
+    emails: string[];
+    /** Hourly cache-hit rate below this share alerts (0.9 = 90 %). */
+    cacheHitRateThreshold: number;
+    /** This many failed sync executions in a row alert. */
+    consecutiveFailedSyncs: number;
+    /** Bucket quota in GiB; no usage alert without it. */
+    bucketQuotaGiB?: number;
+    /** Share of the quota that alerts (0.8 = 80 %). */
+    bucketUsageThreshold: number;
+    /** Link shown in every alert, e.g. the README's Operations section. */
+    runbookUrl?: string;
+}
+
+/** Log filter of the entrypoint's one JSON line per container start (see images/cuda-base). */
+export function cacheCheckFilter(serviceNames: string[], hitsOnly: boolean): string {
+    const services = serviceNames.map((s) => `"${s}"`).join(" OR ");
+    return [
+        'resource.type="cloud_run_revision"',
+        `resource.labels.service_name=(${services})`,
+        hitsOnly ? "jsonPayload.cache_hit=true" : "jsonPayload.cache_hit:*",
+    ].join(" AND ");
+}
+
+/** Seconds between two runs of a cron schedule (the first two upcoming runs). */
+export function scheduleIntervalSeconds(schedule: string, timeZone: string): number {
+    const [a, b] = new Cron(schedule, { paused: true, timezone: timeZone }).nextRuns(2);
+    return Math.round((b.getTime() - a.getTime()) / 1000);
+}
+
+/** Cloud Monitoring aligns alert windows over at most 25 hours. */
+export const MAX_ALIGNMENT_SECONDS = 25 * 3600;
+
+/**
+ * "N failed executions in a row" as a threshold condition: at least one failed execution in
+ * every sliding window of one schedule interval, held for N-1 intervals. A success in between
+ * empties a window and resets the condition, so two failures a week apart never alert.
+ */
+export function failedSyncWindow(intervalSeconds: number, consecutive: number): { alignmentSeconds: number; durationSeconds: number } {
+    const alignmentSeconds = Math.min(intervalSeconds, MAX_ALIGNMENT_SECONDS);
+    return { alignmentSeconds, durationSeconds: alignmentSeconds * (consecutive - 1) };
+}
+
+function documentation(title: string, meaning: string, action: string, runbookUrl?: string): gcp.types.input.monitoring.AlertPolicyDocumentation {
+    return {
+        subject: `warmstart: ${title}`,
+        mimeType: "text/markdown",
+        content: `**What it means.** ${meaning}\n\n**What to do.** ${action}`,
+        links: runbookUrl !== undefined ? [{ displayName: "warmstart runbook", url: runbookUrl }] : undefined,
+    };
+}
+
+/**
+ * Tells you when the cache stops working: log-based metrics from the services' `cache_hit`
+ * lines, and alert policies on the hit rate, failed syncs and bucket usage, sent to email.
+ */
+export class Monitoring extends pulumi.ComponentResource {
+    readonly channels: gcp.monitoring.NotificationChannel[];
+    readonly policies: gcp.monitoring.AlertPolicy[] = [];
+
+    constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("warmstart:ops:Monitoring", name, {}, opts);
+        const parent = { parent: this };
+
+        this.channels = args.emails.map((email, i) => new gcp.monitoring.NotificationChannel(`${name}-email-${i}`, {
+            project: args.project,
+            type: "email",
+            displayName: `warmstart alerts: ${email}`,
+            labels: { email_address: email },
+        }, parent));
+        const notificationChannels = this.channels.map((c) => c.name);
+
+        const counter = (suffix: string, description: string, filter: pulumi.Input<string>) => new gcp.logging.Metric(`${name}-${suffix}`, {
+            project: args.project,
+            name: `${args.metricPrefix}/${suffix.replace(/-/g, "_")}`,
+            description,
+            filter,
+            metricDescriptor: { metricKind: "DELTA", valueType: "INT64", unit: "1", labels: [{ key: "service", valueType: "STRING", description: "Cloud Run service" }] },
+            labelExtractors: { service: "EXTRACT(resource.labels.service_name)" },
+        }, parent);
+        const names = pulumi.all(args.serviceNames);
+        const checks = counter("cache-checks", "Container starts that checked the model cache", names.apply((n) => cacheCheckFilter(n, false)));
+        const hits = counter("cache-hits", "Container starts that found a complete model cache", names.apply((n) => cacheCheckFilter(n, true)));
+
+        const hourlySum = [{ alignmentPeriod: "3600s", perSeriesAligner: "ALIGN_SUM", crossSeriesReducer: "REDUCE_SUM", groupByFields: ["metric.label.service"] }];
+        const pct = (share: number) => `${Math.round(share * 100)} %`;
+        this.policies.push(new gcp.monitoring.AlertPolicy(`${name}-cache-hit-rate`, {
+            project: args.project,
+            displayName: `Model cache hit rate under ${pct(args.cacheHitRateThreshold)}`,
+            combiner: "OR",
+            severity: "WARNING",
+            notificationChannels,
+            conditions: [{
+                displayName: `hourly cache-hit rate < ${pct(args.cacheHitRateThreshold)}`,
+                conditionThreshold: {
+                    filter: pulumi.interpolate`metric.type="logging.googleapis.com/user/${hits.name}" AND resource.type="cloud_run_revision"`,
+                    denominatorFilter: pulumi.interpolate`metric.type="logging.googleapis.com/user/${checks.name}" AND resource.type="cloud_run_revision"`,
+                    aggregations: hourlySum,
+                    denominatorAggregations: hourlySum,
+                    comparison: "COMPARISON_LT",
+                    thresholdValue: args.cacheHitRateThreshold,
+                    duration: "0s",
+                    // No container starts in an hour is not a miss.
+                    evaluationMissingData: "EVALUATION_MISSING_DATA_INACTIVE",
+                },
+            }],
+            documentation: documentation(
+                "model cache misses",
+                "Services are starting without a complete model cache: they fall back to a local directory and download models at start, which makes cold starts slow.",
+                "Check the last sync execution (`gcloud run jobs executions list --job <syncJobName>`), read `manifest.json` and `.done` in the bucket, and run a sync by hand (`pulumi stack output runSyncCommand`). The services' `cache_hit: false` log lines give the reason.",
+                args.runbookUrl,
+            ),
+        }, { ...parent, dependsOn: [hits, checks] }));
+
+        // Execution-level results from Cloud Run: a retried attempt that then succeeds is not a failure.
+        const window = failedSyncWindow(scheduleIntervalSeconds(args.syncSchedule, args.syncTimeZone), args.consecutiveFailedSyncs);
+        this.policies.push(new gcp.monitoring.AlertPolicy(`${name}-sync-failures`, {
+            project: args.project,
+            displayName: `Model sync failed ${args.consecutiveFailedSyncs} times in a row`,
+            combiner: "OR",
+            severity: "ERROR",
+            notificationChannels,
+            conditions: [{
+                displayName: `${args.consecutiveFailedSyncs} consecutive failed sync executions`,
+                conditionThreshold: {
+                    filter: pulumi.interpolate`metric.type="run.googleapis.com/job/completed_execution_count" AND resource.type="cloud_run_job" AND resource.labels.job_name="${args.syncJobName}" AND metric.labels.result="failed"`,
+                    aggregations: [{ alignmentPeriod: `${window.alignmentSeconds}s`, perSeriesAligner: "ALIGN_SUM", crossSeriesReducer: "REDUCE_SUM" }],
+                    comparison: "COMPARISON_GT",
+                    thresholdValue: 0,
+                    duration: `${window.durationSeconds}s`,
+                },
+            }],
+            documentation: documentation(
+                "model sync failing",
+                "The nightly sync has failed several times in a row. Services keep serving the last published revision (the previous manifest stays intact), but new models and revisions are not arriving.",
+                "Read the failed executions' logs (`gcloud run jobs executions list --job <syncJobName>`, then `gcloud logging read` on the execution): the summary line names the failed models. Typical causes: an upstream revision that no longer exists, a gated model without `sync.hfTokenSecret`, a timeout too short for a large model.",
+                args.runbookUrl,
+            ),
+        }, parent));
+
+        if (args.bucketQuotaGiB !== undefined) {
+            const thresholdBytes = Math.round(args.bucketQuotaGiB * args.bucketUsageThreshold * 2 ** 30);
+            this.policies.push(new gcp.monitoring.AlertPolicy(`${name}-bucket-usage`, {
+                project: args.project,
+                displayName: `Model cache over ${pct(args.bucketUsageThreshold)} of ${args.bucketQuotaGiB} GiB`,
+                combiner: "OR",
+                severity: "WARNING",
+                notificationChannels,
+                conditions: [{
+                    displayName: `bucket size > ${pct(args.bucketUsageThreshold)} of quota`,
+                    conditionThreshold: {
+                        filter: pulumi.interpolate`metric.type="storage.googleapis.com/storage/v2/total_bytes" AND resource.type="gcs_bucket" AND resource.labels.bucket_name="${args.bucketName}"`,
+                        aggregations: [{ alignmentPeriod: "3600s", perSeriesAligner: "ALIGN_MEAN", crossSeriesReducer: "REDUCE_SUM" }],
+                        comparison: "COMPARISON_GT",
+                        thresholdValue: thresholdBytes,
+                        duration: "0s",
+                    },
+                }],
+                documentation: documentation(
+                    "model cache filling up",
+                    "The model cache bucket is close to its configured quota.",
+                    "Lower `modelCache.revisionRetentionDays` so old revisions go sooner, drop models from `models`, or raise `monitoring.bucketQuotaGiB` if the growth is expected.",
+                    args.runbookUrl,
+                ),
+            }, parent));
+        }
+
+        this.registerOutputs({ policies: this.policies.map((p) => p.name) });
+    }
+}
