@@ -326,7 +326,7 @@ describe("the graph (dev stack under mocks)", function () {
         });
 
         it("exports the URLs, image refs by digest, bucket, job and the sync command", () => {
-            expect(Object.keys(plan.outputs).sort()).to.deep.equal(["baseImageRefs", "modelCacheBucket", "platform", "runSyncCommand", "serviceImageRefs", "serviceUrls", "syncImageRef", "syncJobName"]);
+            expect(Object.keys(plan.outputs).sort()).to.deep.equal(["baseImageRefs", "modelCacheBucket", "modelCacheManifest", "platform", "runSyncCommand", "serviceImageRefs", "serviceUrls", "syncImageRef", "syncJobName"]);
             expect(plan.outputs.runSyncCommand).to.equal("gcloud run jobs execute ws-dev-model-sync --region europe-west1 --project warmstart-dev --wait");
             for (const ref of Object.values(plan.outputs.serviceImageRefs as Record<string, string>)) expect(ref).to.match(/@sha256:[0-9a-f]{64}$/);
         });

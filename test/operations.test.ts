@@ -1,0 +1,152 @@
+import * as fs from "fs";
+import * as path from "path";
+import { expect } from "chai";
+import { failedSyncWindow, MAX_ALIGNMENT_SECONDS, scheduleIntervalSeconds, cacheCheckFilter } from "../components/monitoring";
+import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
+import { byType, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
+
+const POLICY = "gcp:monitoring/alertPolicy:AlertPolicy";
+const METRIC = "gcp:logging/metric:Metric";
+const CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel";
+
+describe("operations", () => {
+    let dev: Plan;
+    let prod: Plan;
+    before(async () => {
+        dev = await evaluateStack("dev");
+        prod = await evaluateStack("prod");
+    });
+
+    describe("alert windows", () => {
+        it("reads the interval of a schedule", () => {
+            expect(scheduleIntervalSeconds("0 3 * * *", "Europe/Brussels")).to.equal(86400);
+            expect(scheduleIntervalSeconds("0 */6 * * *", "Etc/UTC")).to.equal(21600);
+        });
+
+        it("turns N failures in a row into a window held for N-1 intervals", () => {
+            expect(failedSyncWindow(86400, 2)).to.deep.equal({ alignmentSeconds: 86400, durationSeconds: 86400 });
+            expect(failedSyncWindow(21600, 3)).to.deep.equal({ alignmentSeconds: 21600, durationSeconds: 43200 });
+            expect(failedSyncWindow(7 * 86400, 2).alignmentSeconds).to.equal(MAX_ALIGNMENT_SECONDS);
+        });
+
+        it("counts the entrypoint's cache lines of the stack's services only", () => {
+            expect(cacheCheckFilter(["a", "b"], true)).to.equal('resource.type="cloud_run_revision" AND resource.labels.service_name=("a" OR "b") AND jsonPayload.cache_hit=true');
+            expect(cacheCheckFilter(["a"], false)).to.include("jsonPayload.cache_hit:*");
+        });
+    });
+
+    describe("Monitoring (prod)", () => {
+        it("creates log-based metrics from the services' cache_hit lines", () => {
+            const hits = one(prod, METRIC, "monitoring-cache-hits");
+            const checks = one(prod, METRIC, "monitoring-cache-checks");
+            expect(hits.inputs.name).to.equal("warmstart/ws-prod/cache_hits");
+            expect(hits.inputs.filter).to.equal(cacheCheckFilter(["ws-prod-embeddings", "ws-prod-custom-ops"], true));
+            expect(checks.inputs.filter).to.equal(cacheCheckFilter(["ws-prod-embeddings", "ws-prod-custom-ops"], false));
+            expect(get(hits.inputs, "metricDescriptor.metricKind")).to.equal("DELTA");
+        });
+
+        it("alerts when the hourly hit rate falls under 90 %", () => {
+            const policy = one(prod, POLICY, "monitoring-cache-hit-rate");
+            const cond = get(policy.inputs, "conditions.0.conditionThreshold") as Record<string, unknown>;
+            expect(cond).to.include({ comparison: "COMPARISON_LT", thresholdValue: 0.9, duration: "0s" });
+            expect(cond.filter).to.equal('metric.type="logging.googleapis.com/user/warmstart/ws-prod/cache_hits" AND resource.type="cloud_run_revision"');
+            expect(cond.denominatorFilter).to.equal('metric.type="logging.googleapis.com/user/warmstart/ws-prod/cache_checks" AND resource.type="cloud_run_revision"');
+            expect(get(cond, "aggregations.0.alignmentPeriod")).to.equal("3600s");
+        });
+
+        it("takes the thresholds from config", async () => {
+            const p = await evaluateWith({ "warmstart:monitoring": { enabled: true, notificationEmails: ["a@example.com"], cacheHitRateThreshold: 0.75, consecutiveFailedSyncs: 3, bucketQuotaGiB: 100, bucketUsageThreshold: 0.5 } }, "prod");
+            expect(get(one(p, POLICY, "monitoring-cache-hit-rate").inputs, "conditions.0.conditionThreshold.thresholdValue")).to.equal(0.75);
+            expect(get(one(p, POLICY, "monitoring-sync-failures").inputs, "conditions.0.conditionThreshold.duration")).to.equal("172800s");
+            expect(get(one(p, POLICY, "monitoring-bucket-usage").inputs, "conditions.0.conditionThreshold.thresholdValue")).to.equal(50 * 2 ** 30);
+        });
+
+        it("alerts on two consecutive failed executions of this stack's sync job", () => {
+            const policy = one(prod, POLICY, "monitoring-sync-failures");
+            const cond = get(policy.inputs, "conditions.0.conditionThreshold") as Record<string, unknown>;
+            expect(cond.filter).to.equal('metric.type="run.googleapis.com/job/completed_execution_count" AND resource.type="cloud_run_job" AND resource.labels.job_name="ws-prod-model-sync" AND metric.labels.result="failed"');
+            expect(cond).to.include({ comparison: "COMPARISON_GT", thresholdValue: 0, duration: "86400s" });
+            expect(get(cond, "aggregations.0.alignmentPeriod")).to.equal("86400s");
+        });
+
+        it("alerts at 80 % of the bucket quota", () => {
+            const cond = get(one(prod, POLICY, "monitoring-bucket-usage").inputs, "conditions.0.conditionThreshold") as Record<string, unknown>;
+            expect(cond.thresholdValue).to.equal(Math.round(500 * 0.8 * 2 ** 30));
+            expect(cond.filter).to.include('resource.labels.bucket_name="warmstart-models-warmstart-prod-prod"');
+        });
+
+        it("has no bucket alert without a quota", async () => {
+            const p = await evaluateWith({ "warmstart:monitoring": { enabled: true, notificationEmails: ["a@example.com"] } }, "prod");
+            expect(byType(p, POLICY).map((x) => x.name).sort()).to.deep.equal(["monitoring-cache-hit-rate", "monitoring-sync-failures"]);
+        });
+
+        it("sends every alert to the email channels from config, with documentation", () => {
+            const channels = byType(prod, CHANNEL);
+            expect(channels.map((c) => get(c.inputs, "labels.email_address"))).to.deep.equal(["ml-oncall@example.com"]);
+            for (const policy of byType(prod, POLICY)) {
+                expect(policy.inputs.notificationChannels, policy.name).to.deep.equal(channels.map((c) => c.state.name));
+                expect(String(get(policy.inputs, "documentation.content")), policy.name).to.match(/What it means[\s\S]*What to do/);
+            }
+        });
+
+        it("is off in dev, and refuses to be on without a recipient", async () => {
+            expect(dev.resources.filter((r) => r.type.startsWith("gcp:monitoring/") || r.type.startsWith("gcp:logging/"))).to.deep.equal([]);
+            const message = await expectRejected({ "warmstart:monitoring": { enabled: true } });
+            expect(message).to.include("warmstart:monitoring.notificationEmails:");
+        });
+    });
+
+    describe("seeding", () => {
+        it("runs the sync once at creation and starts the services after it", () => {
+            const job = one(dev, "gcp:cloudrunv2/job:Job", "model-sync-job");
+            expect(job.inputs.runExecutionToken).to.equal("seed");
+            for (const name of ["embeddings-service", "custom-ops-service"]) {
+                expect(dependsOn(one(dev, "gcp:cloudrunv2/service:Service", name), job), name).to.equal(true);
+            }
+        });
+
+        it("is switched off by sync.seedOnCreate: false", async () => {
+            const p = await evaluateWith({ "warmstart:sync": { seedOnCreate: false } });
+            const job = one(p, "gcp:cloudrunv2/job:Job", "model-sync-job");
+            expect(job.inputs.runExecutionToken).to.equal(undefined);
+            expect(dependsOn(one(p, "gcp:cloudrunv2/service:Service", "embeddings-service"), job)).to.equal(false);
+        });
+    });
+
+    describe("protections by environment", () => {
+        it("protects and retains the bucket, and keeps Cloud Run and the registry in prod", () => {
+            const bucket = one(prod, "gcp:storage/bucket:Bucket", "model-cache-bucket");
+            expect([bucket.protect, bucket.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([true, true, false]);
+            expect(one(prod, "gcp:cloudrunv2/service:Service", "embeddings-service").inputs.deletionProtection).to.equal(true);
+            expect(one(prod, "gcp:cloudrunv2/job:Job", "model-sync-job").inputs.deletionProtection).to.equal(true);
+            for (const repo of byType(prod, "gcp:artifactregistry/repository:Repository")) expect(repo.retainOnDelete, repo.name).to.equal(true);
+        });
+
+        it("leaves dev disposable so pulumi destroy works", () => {
+            const bucket = one(dev, "gcp:storage/bucket:Bucket", "model-cache-bucket");
+            expect([bucket.protect, bucket.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([undefined, undefined, true]);
+            expect(one(dev, "gcp:cloudrunv2/service:Service", "embeddings-service").inputs.deletionProtection).to.equal(false);
+            expect(one(dev, "gcp:cloudrunv2/job:Job", "model-sync-job").inputs.deletionProtection).to.equal(false);
+            expect(dev.resources.filter((r) => r.protect || r.retainOnDelete).map((r) => r.name)).to.deep.equal([]);
+        });
+    });
+
+    describe("runbook", () => {
+        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+        const runbook = readme.slice(readme.indexOf("## Operations"));
+
+        it("exists, and its commands read names from the stack's real outputs", () => {
+            expect(readme).to.include("## Operations");
+            const used = [...runbook.matchAll(/pulumi stack output (\w+)/g)].map((m) => m[1]);
+            expect(used.length).to.be.at.least(4);
+            for (const output of used) expect(Object.keys(dev.outputs), output).to.include(output);
+        });
+
+        it("explains each alert the stack creates", () => {
+            for (const policy of byType(prod, POLICY)) {
+                const title = String(policy.inputs.displayName).replace(/\d+( %| GiB| times)?/g, "").split(" ").slice(0, 3).join(" ");
+                expect(runbook, policy.name).to.include(title);
+            }
+        });
+    });
+});
