@@ -30,7 +30,7 @@ export interface BaseRefs {
 export interface BuildTarget {
     registry: ImageRegistry;
     /** A BuildKit builder (remote BuildKit or a cloud builder); the local default when absent. */
-    builder?: string;
+    builder?: pulumi.Input<string>;
 }
 
 /**

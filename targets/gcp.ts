@@ -1,0 +1,65 @@
+// The GCP target: Artifact Registry as the registry cache; a GCS bucket, Cloud Run services and
+// a Cloud Run job with Cloud Scheduler as the workloads.
+import * as pulumi from "@pulumi/pulumi";
+import { ModelCache } from "../components/modelCache";
+import { ModelService } from "../components/modelService";
+import { ModelSyncJob } from "../components/modelSyncJob";
+import { Monitoring } from "../components/monitoring";
+import { bucketName, MAX_LENGTH, resourceId, serviceAccountId } from "../components/naming";
+import { RegistryCache } from "../components/registryCache";
+import type { StackConfig } from "../stacks/schema";
+import { WorkloadInputs, WorkloadOutputs } from "./workloads";
+
+function projectOf(cfg: StackConfig): string {
+    // The schema requires it for this target; this guards a caller that skipped the schema.
+    if (cfg.project === undefined) throw new Error("gcp:project is not set: run `pulumi config set gcp:project <id>`");
+    return cfg.project;
+}
+
+export function gcpRegistry(cfg: StackConfig, prefix: string): RegistryCache {
+    return new RegistryCache("registry", {
+        project: projectOf(cfg), region: cfg.region, idPrefix: prefix, upstreams: cfg.registry.upstreams, readers: cfg.registry.readers,
+        writers: cfg.registry.writers, cacheRetentionDays: cfg.registry.cacheRetentionDays, keepRecentCaches: cfg.registry.keepRecentCaches,
+        retainOnDelete: cfg.deletionProtection,
+    });
+}
+
+export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: WorkloadInputs): WorkloadOutputs {
+    const project = projectOf(cfg);
+    const modelCache = new ModelCache("model-cache", {
+        project, bucketName: bucketName(cfg.modelCache.bucketPrefix, project, stack),
+        location: cfg.modelCache.location ?? cfg.region, hierarchicalNamespace: cfg.modelCache.hierarchicalNamespace,
+        revisionRetentionDays: cfg.modelCache.revisionRetentionDays, stagingRetentionDays: cfg.modelCache.stagingRetentionDays,
+        protect: cfg.deletionProtection,
+    });
+
+    const sync = new ModelSyncJob("model-sync", {
+        ...cfg.sync, project, region: cfg.region, image: syncImage, modelCache, models: cfg.models,
+        jobName: resourceId([prefix, "model-sync"], MAX_LENGTH.cloudRun), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
+        accountId: serviceAccountId(cfg.namePrefix, stack, "sync"), schedulerAccountId: serviceAccountId(cfg.namePrefix, stack, "sched"),
+        deletionProtection: cfg.deletionProtection,
+    });
+
+    const services = cfg.services.map((svc, i) => new ModelService(svc.name, {
+        ...svc, project, region: cfg.region, image: serviceImages[i], modelCache,
+        serviceName: resourceId([prefix, svc.name], MAX_LENGTH.cloudRun),
+        accountId: serviceAccountId(cfg.namePrefix, stack, svc.name), deletionProtection: cfg.deletionProtection,
+        startAfter: cfg.sync.seedOnCreate ? [sync.job] : [],
+    }));
+
+    if (cfg.monitoring.enabled) {
+        new Monitoring("monitoring", {
+            ...cfg.monitoring, project, metricPrefix: `warmstart/${prefix}`, emails: cfg.monitoring.notificationEmails,
+            serviceNames: services.map((s) => s.service.name), syncJobName: sync.jobName, bucketName: modelCache.bucketName,
+            syncSchedule: cfg.sync.schedule, syncTimeZone: cfg.sync.timeZone,
+        });
+    }
+
+    return {
+        serviceUrls: Object.fromEntries(services.map((s, i) => [cfg.services[i].name, s.url])),
+        modelCacheBucket: modelCache.bucketName,
+        modelCacheManifest: pulumi.interpolate`gs://${modelCache.bucketName}/manifest.json`,
+        syncJobName: sync.jobName,
+        runSyncCommand: pulumi.interpolate`gcloud run jobs execute ${sync.jobName} --region ${cfg.region} --project ${project} --wait`,
+    };
+}
