@@ -214,10 +214,28 @@ export const monitoringSchema = z.strictObject({
     runbookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
 });
 
+export const localSchema = z.strictObject({
+    /** Host port of the Docker Hub pull-through cache (loopback). */
+    proxyPort: z.number().int().min(1024).max(65535).default(5000),
+    /** Host port of the registry images and build caches are pushed to (loopback). */
+    pushPort: z.number().int().min(1024).max(65535).default(5001),
+    /** Registry the proxy mirrors. */
+    upstream: z.url({ protocol: /^https?$/, error: "must be an http(s):// registry URL" }).default("https://registry-1.docker.io"),
+    /** How long the proxy keeps what it pulled (a Go duration). */
+    proxyTtl: z.string().regex(/^\d+(h|m|s)$/, "must be a duration such as 168h").default("168h"),
+    /** Host directory for the model cache instead of a Docker volume. */
+    modelCacheHostPath: z.string().refine((p) => p.startsWith("/"), "must be an absolute path").optional(),
+    /** Host port of the first service; the next ones count up from it. */
+    firstServicePort: z.number().int().min(1024).max(65000).default(8080),
+});
+
 export const stackConfigSchema = z
     .strictObject({
         /** GCP project; read from `gcp:project`. */
-        project: z.string({ error: (issue) => (issue.input === undefined ? "is not set: run `pulumi config set gcp:project <id>`" : "must be a string") }).regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a GCP project id (6-30 lowercase letters, digits, hyphens): set it with `pulumi config set gcp:project <id>`"),
+        project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a GCP project id (6-30 lowercase letters, digits, hyphens): set it with `pulumi config set gcp:project <id>`").optional(),
+        /** Where the graph runs: GCP, or a local Docker engine (no cloud account). */
+        target: z.enum(["gcp", "local"]).default("gcp"),
+        local: localSchema.default(localSchema.parse({})),
         region: gcpRegion.default("europe-west1"),
         /**
          * `all`: the whole graph in one stack. `platform`: the registry cache and the CUDA bases,
@@ -265,6 +283,14 @@ export const stackConfigSchema = z
         }
         if (cfg.layer !== "project" && cfg.platformStack !== undefined) {
             ctx.addIssue({ code: "custom", path: ["platformStack"], message: `is only read with layer: project (this stack's layer is ${cfg.layer})`, input: cfg.platformStack });
+        }
+        if (cfg.target === "gcp" && cfg.project === undefined) {
+            ctx.addIssue({ code: "custom", path: ["project"], message: "is not set: run `pulumi config set gcp:project <id>` (or set warmstart:target to local)", input: undefined });
+        }
+        if (cfg.target === "local") {
+            if (cfg.layer !== "all") ctx.addIssue({ code: "custom", path: ["layer"], message: "must be all with target: local (one machine holds the whole graph)", input: cfg.layer });
+            if (cfg.monitoring.enabled) ctx.addIssue({ code: "custom", path: ["monitoring", "enabled"], message: "is a Cloud Monitoring feature: turn it off with target: local", input: true });
+            if (cfg.local.proxyPort === cfg.local.pushPort) ctx.addIssue({ code: "custom", path: ["local", "pushPort"], message: "must differ from local.proxyPort", input: cfg.local.pushPort });
         }
         if (cfg.monitoring.enabled && cfg.monitoring.notificationEmails.length === 0) {
             ctx.addIssue({ code: "custom", path: ["monitoring", "notificationEmails"], message: "must list at least one address when monitoring.enabled is true (an alert nobody receives is silent)", input: [] });
@@ -316,6 +342,7 @@ export type ModelCacheConfig = StackConfig["modelCache"];
 export type SyncConfig = StackConfig["sync"];
 export type RegistryConfig = StackConfig["registry"];
 export type MonitoringConfig = StackConfig["monitoring"];
+export type LocalConfig = StackConfig["local"];
 
 export function cpuCount(cpu: string): number {
     return cpu.endsWith("m") ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);

@@ -1,0 +1,58 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { LocalModelCache } from "./localModelCache";
+import { MODEL_MOUNT_PATH, modelCacheEnv } from "./modelMount";
+import { memoryMiB } from "../stacks/schema";
+
+export interface LocalModelServiceArgs {
+    containerName: string;
+    image: pulumi.Input<string>;
+    modelCache: LocalModelCache;
+    port: number;
+    /** Host port the service is published on. */
+    hostPort: number;
+    /** Publish on all interfaces instead of loopback. */
+    public: boolean;
+    memory: string;
+    cpu: string;
+    gpu: boolean;
+    healthPath: string;
+    env: Record<string, string>;
+    sharedModelVolume: boolean;
+    /** Resources the container must start after, e.g. the first sync. */
+    startAfter?: pulumi.Resource[];
+}
+
+/** `KEY=value` pairs, sorted, for a container's environment. */
+export function containerEnv(env: Record<string, string>): string[] {
+    return Object.entries(env).map(([k, v]) => `${k}=${v}`).sort();
+}
+
+/** A service as a local container: the model cache mounted read-only at /models, loopback by default. */
+export class LocalModelService extends pulumi.ComponentResource {
+    readonly container: docker.Container;
+    readonly url: string;
+
+    constructor(name: string, args: LocalModelServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("warmstart:run:LocalModelService", name, {}, opts);
+        const healthUrl = `http://127.0.0.1:${args.port}${args.healthPath}`;
+        this.container = new docker.Container(`${name}-container`, {
+            name: args.containerName,
+            image: args.image,
+            restart: "unless-stopped",
+            envs: containerEnv({ ...args.env, ...modelCacheEnv(MODEL_MOUNT_PATH, args.sharedModelVolume), PORT: String(args.port) }),
+            ports: [{ internal: args.port, external: args.hostPort, ip: args.public ? "0.0.0.0" : "127.0.0.1" }],
+            mounts: [args.modelCache.readMount()],
+            memory: memoryMiB(args.memory),
+            cpus: args.cpu,
+            gpus: args.gpu ? "all" : undefined,
+            // The bases ship Python; no curl needed for the probe.
+            healthcheck: {
+                tests: ["CMD", "python3", "-c", `import urllib.request; urllib.request.urlopen("${healthUrl}", timeout=4)`],
+                interval: "15s", timeout: "5s", retries: 3, startPeriod: "300s",
+            },
+        }, { parent: this, dependsOn: args.startAfter });
+        this.url = `http://${args.public ? "0.0.0.0" : "127.0.0.1"}:${args.hostPort}`;
+        this.registerOutputs({ url: this.url });
+    }
+}
