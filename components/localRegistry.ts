@@ -99,7 +99,7 @@ export class LocalRegistry extends pulumi.ComponentResource implements ImageRegi
         this.proxy = registry("mirror", args.proxyPort, registryConfig({
             listen: ":5000", rootDirectory: "/var/lib/registry", deleteEnabled: true, proxy: { remoteUrl: args.upstream, ttl: args.proxyTtl },
         }));
-        this.push = registry("registry", args.pushPort, registryConfig({ listen: ":5000", rootDirectory: "/var/lib/registry", deleteEnabled: true }));
+        this.push = registry("push", args.pushPort, registryConfig({ listen: ":5000", rootDirectory: "/var/lib/registry", deleteEnabled: true }));
 
         const builder = new docker.BuildxBuilder(`${name}-builder`, {
             name: `${args.namePrefix}-builder`,
