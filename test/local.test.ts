@@ -1,0 +1,112 @@
+import { expect } from "chai";
+import { parse as parseYaml } from "yaml";
+import { buildkitdConfig, registryConfig } from "../components/localRegistry";
+import { evaluateStack } from "../scripts/evaluate";
+import { byType, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
+
+const IMAGE = "docker-build:index:Image";
+const CONTAINER = "docker:index/container:Container";
+
+describe("the local target (local stack under mocks)", () => {
+    let plan: Plan;
+    before(async () => {
+        plan = await evaluateStack("local");
+    });
+
+    describe("registry config", () => {
+        it("puts a proxy registry in front of the upstream, with TTL, storage and deletion", () => {
+            const config = parseYaml(registryConfig({ listen: ":5000", rootDirectory: "/var/lib/registry", deleteEnabled: true, proxy: { remoteUrl: "https://registry-1.docker.io", ttl: "72h" } }));
+            expect(config.version).to.equal(0.1);
+            expect(config.proxy).to.deep.equal({ remoteurl: "https://registry-1.docker.io", ttl: "72h" });
+            expect(config.storage.filesystem.rootdirectory).to.equal("/var/lib/registry");
+            expect(config.storage.delete.enabled).to.equal(true);
+            expect(config.http.addr).to.equal(":5000");
+        });
+
+        it("makes a plain registry without a proxy section", () => {
+            expect(parseYaml(registryConfig({ listen: ":5000", rootDirectory: "/r", deleteEnabled: false }))).not.to.have.property("proxy");
+        });
+
+        it("lets the builder push to both loopback registries over plain HTTP", () => {
+            expect(buildkitdConfig([5000, 5001])).to.equal('[registry."localhost:5000"]\n  http = true\n  insecure = true\n\n[registry."localhost:5001"]\n  http = true\n  insecure = true\n');
+        });
+    });
+
+    describe("graph", () => {
+        it("creates no cloud resource", () => {
+            expect(plan.resources.filter((r) => r.type.startsWith("gcp:")).map((r) => r.type)).to.deep.equal([]);
+        });
+
+        it("runs the proxy and the push registry on loopback ports with the generated configs", () => {
+            const mirror = one(plan, CONTAINER, "registry-mirror");
+            const push = one(plan, CONTAINER, "registry-push");
+            expect(mirror.inputs.ports).to.deep.equal([{ internal: 5000, external: 5000, ip: "127.0.0.1" }]);
+            expect(push.inputs.ports).to.deep.equal([{ internal: 5000, external: 5001, ip: "127.0.0.1" }]);
+            const config = (c: typeof mirror) => parseYaml(String(get(c.inputs, "uploads.0.content")));
+            expect(config(mirror).proxy).to.deep.equal({ remoteurl: "https://registry-1.docker.io", ttl: "168h" });
+            expect(config(push)).not.to.have.property("proxy");
+            expect(get(mirror.inputs, "uploads.0.file")).to.equal("/etc/distribution/config.yml");
+        });
+
+        it("builds the bases through the proxy, on a builder on the host network, cached in the push registry", () => {
+            const base = one(plan, IMAGE, "bases-runtime");
+            const builder = one(plan, "docker:index/buildxBuilder:BuildxBuilder", "registry-builder");
+            expect(get(base.inputs, "buildArgs.REGISTRY_MIRROR")).to.equal("localhost:5000");
+            expect(dependsOn(base, one(plan, CONTAINER, "registry-mirror"))).to.equal(true);
+            expect(get(base.inputs, "builder.name")).to.equal("ws-local-builder");
+            expect(dependsOn(base, builder)).to.equal(true);
+            expect(get(builder.inputs, "dockerContainer.network")).to.equal("host");
+            expect(get(base.inputs, "cacheTo.0.registry")).to.include({ ref: "localhost:5001/warmstart-cache/cuda-runtime:buildcache", mode: "max" });
+            expect((base.inputs.tags as string[])[0]).to.match(/^localhost:5001\/warmstart\/cuda-runtime:/);
+        });
+
+        it("builds services on their bases, as on GCP", () => {
+            const svc = one(plan, IMAGE, "custom-ops-image");
+            expect(dependsOn(svc, one(plan, IMAGE, "bases-runtime"))).to.equal(true);
+            expect(dependsOn(svc, one(plan, IMAGE, "bases-devel"))).to.equal(true);
+            expect(String(get(svc.inputs, "buildArgs.BASE_IMAGE"))).to.match(/^localhost:5001\/warmstart\/cuda-runtime:.*@sha256:/);
+        });
+
+        it("runs the sync once, read-write, before the services start with the cache read-only", () => {
+            const sync = one(plan, CONTAINER, "model-sync-container");
+            expect(sync.inputs).to.include({ attach: true, mustRun: false, restart: "no" });
+            expect(get(sync.inputs, "mounts.0")).to.deep.equal({ type: "volume", source: "ws-local-models", target: "/models", readOnly: false });
+            expect((sync.inputs.envs as string[]).find((e) => e.startsWith("MODELS_JSON="))).to.include('"bge-m3"');
+            for (const name of ["embeddings-container", "custom-ops-container"]) {
+                const svc = one(plan, CONTAINER, name);
+                expect(dependsOn(svc, sync), name).to.equal(true);
+                expect(get(svc.inputs, "mounts.0"), name).to.deep.equal({ type: "volume", source: "ws-local-models", target: "/models", readOnly: true });
+                expect(svc.inputs.envs, name).to.include.members(["MODEL_CACHE_PATH=/models", "SHARED_MODEL_VOLUME_ENABLED=true", "HF_HUB_CACHE=/models/huggingface/hub"]);
+            }
+        });
+
+        it("publishes services on loopback, one port each, and runs each image by digest", () => {
+            const ports = byType(plan, CONTAINER).filter((c) => c.name.endsWith("-container") && c.name !== "model-sync-container").map((c) => get(c.inputs, "ports.0"));
+            expect(ports).to.deep.include.members([{ internal: 8080, external: 8081, ip: "127.0.0.1" }, { internal: 8080, external: 8080, ip: "127.0.0.1" }]);
+            expect(String(one(plan, CONTAINER, "embeddings-container").inputs.image)).to.match(/@sha256:[0-9a-f]{64}$/);
+            expect(plan.outputs.runSyncCommand).to.equal("docker start --attach ws-local-model-sync");
+        });
+
+        it("uses a host directory for the cache when asked", async () => {
+            const p = await evaluateWith({ "warmstart:local": { modelCacheHostPath: "/srv/models" } }, "local");
+            expect(byType(p, "docker:index/volume:Volume").map((v) => v.name)).not.to.include("model-cache-volume");
+            expect(get(one(p, CONTAINER, "embeddings-container").inputs, "mounts.0")).to.deep.equal({ type: "bind", source: "/srv/models", target: "/models", readOnly: true });
+        });
+    });
+
+    describe("config", () => {
+        it("needs no GCP project", () => {
+            expect(Object.keys(plan.outputs)).to.include("serviceUrls");
+        });
+
+        it("holds the whole graph: no platform or project layer", async () => {
+            const message = await expectRejected({ "warmstart:target": "local", "warmstart:layer": "platform", "warmstart:services": [], "warmstart:models": [] });
+            expect(message).to.include("warmstart:layer: must be all with target: local");
+        });
+
+        it("refuses Cloud Monitoring and clashing ports", async () => {
+            expect(await expectRejected({ "warmstart:target": "local", "warmstart:monitoring": { enabled: true, notificationEmails: ["a@example.com"] } })).to.include("warmstart:monitoring.enabled:");
+            expect(await expectRejected({ "warmstart:target": "local", "warmstart:local": { proxyPort: 6000, pushPort: 6000 } })).to.include("warmstart:local.pushPort: must differ");
+        });
+    });
+});
