@@ -43,7 +43,7 @@ const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex")
 function writeOciImage(dir: string, tag: string, content: string): string {
     const blobs = path.join(dir, "blobs", "sha256");
     fs.mkdirSync(blobs, { recursive: true });
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "layer-"));
+    const root = fs.mkdtempSync(path.join(dir, "..", "layer-"));
     fs.writeFileSync(path.join(root, "hello.txt"), content);
     const tar = execFileSync("tar", ["-C", root, "--mtime=@0", "--owner=0", "--group=0", "-cf", "-", "hello.txt"]);
     const gz = execFileSync("gzip", ["-n", "-c"], { input: tar });
