@@ -57,6 +57,9 @@ export const upstreamSchema = z.strictObject({
     uri: z.url({ protocol: /^https$/, error: "must be an https:// registry URL" }),
 });
 
+/** The Python each Ubuntu release ships: the CUDA base installs it from the release's packages. */
+export const UBUNTU_PYTHON: Record<string, string> = { "20.04": "3.8", "22.04": "3.10", "24.04": "3.12" };
+
 /** Repository-id suffixes RegistryCache uses itself. */
 export const RESERVED_REPOSITORY_NAMES = ["dockerhub", "images", "buildcache"];
 
@@ -300,6 +303,13 @@ export const stackConfigSchema = z
             if (cfg.services.length > 0) ctx.addIssue({ code: "custom", path: ["services"], message: "must be empty with layer: platform (projects build services on the platform's bases)", input: cfg.services });
             if (cfg.models.length > 0) ctx.addIssue({ code: "custom", path: ["models"], message: "must be empty with layer: platform (each project syncs its own models)", input: cfg.models });
         }
+        cfg.bases.forEach((b, i) => {
+            const shipped = UBUNTU_PYTHON[b.ubuntuVersion];
+            if (shipped !== undefined && shipped !== b.pythonVersion) {
+                ctx.addIssue({ code: "custom", path: ["bases", i, "pythonVersion"], message: `must be ${shipped}, the Python of Ubuntu ${b.ubuntuVersion} (the base installs the release's python${shipped})`, input: b.pythonVersion });
+            }
+        });
+
         const baseKinds = new Map(cfg.bases.map((b) => [b.name, b.kind]));
         const knownBases = [...baseKinds.keys()].join(", ") || "none";
         cfg.services.forEach((svc, i) => {

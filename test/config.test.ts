@@ -84,6 +84,7 @@ describe("stack configuration", () => {
             ["no base variants", { "warmstart:bases": [] }, "warmstart:bases"],
             ["a base of unknown kind", { "warmstart:bases": [{ name: "runtime", kind: "slim" }] }, "warmstart:bases[0].kind"],
             ["a CUDA version that is not a version", { "warmstart:bases": [{ ...devBases()[0], cudaVersion: "twelve" }, devBases()[1]] }, "warmstart:bases[0].cudaVersion"],
+            ["a Python the Ubuntu release does not ship", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: "3.11" }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],
             ["two bases with one name", { "warmstart:bases": [devBases()[0], { ...devBases()[1], name: "runtime" }] }, "warmstart:bases[1].name"],
             ["a Dockerfile outside the repository", { "warmstart:bases": [{ ...devBases()[0], dockerfile: "../Dockerfile" }, devBases()[1]] }, "warmstart:bases[0].dockerfile"],
             ["a service on an unknown base", { "warmstart:services": serviceWith(0, { base: "cuda" }) }, "warmstart:services[0].base"],
