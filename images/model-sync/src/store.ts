@@ -1,0 +1,168 @@
+// The cache directory's files: atomic writes, the run lock, the manifest and the retention state.
+// On the gcsfuse mount every file is a GCS object: a rename onto a path replaces that object in
+// one step, so readers see the old file or the new one, never half of either.
+import { createHash, randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export const MANIFEST = "manifest.json";
+export const MARKER = ".done";
+export const STAGING = ".staging";
+export const LOCK = ".sync.lock";
+export const STATE = ".sync-state.json";
+
+export interface ManifestFile {
+    path: string;
+    size: number;
+    sha256: string;
+}
+
+export interface ManifestModel {
+    name: string;
+    source: "huggingface" | "ollama" | "url";
+    revision: string;
+    /** The model's directory, relative to the cache root; file paths are relative to it. */
+    path: string;
+    files: ManifestFile[];
+    /** Mutable pointer files (Hub refs, Ollama tag manifest), relative to the cache root. */
+    pointers?: string[];
+}
+
+export interface Manifest {
+    schemaVersion: 1;
+    revision: string;
+    generatedAt: string;
+    models: ManifestModel[];
+}
+
+/** Writes a file next to its destination, then renames it into place. */
+export function writeAtomic(file: string, content: Buffer | string): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+    try {
+        fs.writeFileSync(tmp, content);
+        fs.renameSync(tmp, file);
+    } catch (err) {
+        fs.rmSync(tmp, { force: true });
+        throw err;
+    }
+}
+
+/** The manifest text: two-space indent keeps the top-level revision on a line of its own. */
+export function manifestText(manifest: Manifest): string {
+    return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+export function sha256(data: Buffer | string): string {
+    return createHash("sha256").update(data).digest("hex");
+}
+
+/** The published manifest, if `.done` vouches for it; undefined for a new or unfinished cache. */
+export function readPublished(dest: string): Manifest | undefined {
+    try {
+        const text = fs.readFileSync(path.join(dest, MANIFEST));
+        const marker = fs.readFileSync(path.join(dest, MARKER), "utf8").trim();
+        if (marker !== sha256(text)) return undefined;
+        const manifest = JSON.parse(text.toString("utf8")) as Manifest;
+        return manifest.schemaVersion === 1 && Array.isArray(manifest.models) ? manifest : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/** Publishes: manifest first, marker last, each replaced in one step. */
+export function publishManifest(dest: string, manifest: Manifest): void {
+    const text = manifestText(manifest);
+    writeAtomic(path.join(dest, MANIFEST), text);
+    writeAtomic(path.join(dest, MARKER), `${sha256(text)}\n`);
+}
+
+export class LockHeldError extends Error {}
+
+interface LockInfo {
+    pid: number;
+    host: string;
+    startedAt: string;
+}
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/**
+ * Takes the run lock (exclusive create). A lock left by a dead process on this host, or older
+ * than `ttlSeconds` (a crashed run elsewhere), is stale and taken over. Returns the release.
+ */
+export function acquireLock(dest: string, ttlSeconds: number, now = Date.now()): () => void {
+    const file = path.join(dest, LOCK);
+    const mine: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date(now).toISOString() };
+    for (let tries = 0; tries < 2; tries++) {
+        try {
+            fs.writeFileSync(file, JSON.stringify(mine), { flag: "wx" });
+            return () => {
+                // Only our own lock: a run that outlived its TTL must not delete a successor's.
+                try {
+                    const held = JSON.parse(fs.readFileSync(file, "utf8")) as LockInfo;
+                    if (held.pid === mine.pid && held.startedAt === mine.startedAt) fs.rmSync(file, { force: true });
+                } catch {
+                    // already gone
+                }
+            };
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        }
+        let held: LockInfo | undefined;
+        try {
+            held = JSON.parse(fs.readFileSync(file, "utf8")) as LockInfo;
+        } catch {
+            held = undefined; // unreadable: treat as stale
+        }
+        const expired = held === undefined || now - Date.parse(held.startedAt) > ttlSeconds * 1000;
+        const orphaned = held !== undefined && held.host === mine.host && !alive(held.pid);
+        if (!expired && !orphaned) {
+            throw new LockHeldError(`another sync holds ${file} (pid ${held!.pid} on ${held!.host} since ${held!.startedAt}); it expires after ${ttlSeconds}s`);
+        }
+        fs.rmSync(file, { force: true });
+    }
+    throw new LockHeldError(`could not take ${file}: another run took it over first`);
+}
+
+/** When each unreferenced revision or blob was first seen unreferenced (for retention). */
+export interface RetentionState {
+    unreferencedSince: Record<string, string>;
+}
+
+export function readState(dest: string): RetentionState {
+    try {
+        const state = JSON.parse(fs.readFileSync(path.join(dest, STATE), "utf8")) as RetentionState;
+        return { unreferencedSince: state.unreferencedSince ?? {} };
+    } catch {
+        return { unreferencedSince: {} };
+    }
+}
+
+export function writeState(dest: string, state: RetentionState): void {
+    writeAtomic(path.join(dest, STATE), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** Revision directories and blobs that could be unreferenced: Hub snapshots, URL digests, Ollama blobs. */
+export function listRevisions(dest: string): string[] {
+    const sub = (rel: string) => {
+        try {
+            return fs.readdirSync(path.join(dest, rel)).map((e) => `${rel}/${e}`);
+        } catch {
+            return [];
+        }
+    };
+    return [
+        ...sub("huggingface/hub").flatMap((repo) => sub(`${repo}/snapshots`)),
+        ...sub("url").flatMap((model) => sub(model)),
+        ...sub("ollama/blobs"),
+    ].sort();
+}
