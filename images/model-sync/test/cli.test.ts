@@ -1,0 +1,42 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { expect } from "chai";
+import { readOptions } from "../src/cli";
+import { createLogger } from "../src/log";
+
+const CLI = path.resolve(__dirname, "../src/cli.ts");
+const logger = createLogger(fs.createWriteStream("/dev/null"));
+
+describe("command line", () => {
+    it("reads the models and the destination from the environment, like the Cloud Run job", () => {
+        const o = readOptions([], { MODELS_JSON: '[{"name":"m","source":"ollama","model":"llama3.2","tag":"1b"}]', MODEL_CACHE_PATH: "/models", REVISION_RETENTION_DAYS: "3" }, logger);
+        expect(o.dest).to.equal("/models");
+        expect(o.models.map((m) => m.name)).to.deep.equal(["m"]);
+        expect(o.retentionDays).to.equal(3);
+        expect(o.hfEndpoint).to.equal("https://huggingface.co");
+        expect(o.ollamaRegistry).to.equal("https://registry.ollama.ai");
+    });
+
+    it("names the entry, field and value of a bad models list", () => {
+        expect(() => readOptions([], { MODELS_JSON: '[{"name":"m","source":"ollama","model":"llama3.2"}]', MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/models\[0\]\.tag: .*\(value \(not set\)\)/);
+        expect(() => readOptions([], { MODELS_JSON: '[{"name":"m","source":"url","url":"https://x/y","sha256":"abc","path":"y"}]', MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/models\[0\]\.sha256: .*"abc"/);
+        expect(() => readOptions([], { MODELS_JSON: "{", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/MODELS_JSON: not JSON/);
+        expect(() => readOptions([], { MODELS_JSON: "[]", SYNC_CONCURRENCY: "0", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/--concurrency must be a positive integer \(got "0"\)/);
+    });
+
+    it("exits 2 on bad input without writing a byte", () => {
+        const dest = fs.mkdtempSync(path.join(os.tmpdir(), "bad-input-"));
+        const target = path.join(dest, "cache");
+        const run = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", CLI, "--dest", target], {
+            env: { ...process.env, MODELS_JSON: '[{"name":"Bad Name","source":"ollama","model":"x","tag":"1"}]' }, encoding: "utf8",
+        });
+        expect(run.status).to.equal(2);
+        const line = JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, string>;
+        expect(line.severity).to.equal("ERROR");
+        expect(line.error).to.include("models[0].name");
+        expect(fs.existsSync(target)).to.equal(false);
+        fs.rmSync(dest, { recursive: true, force: true });
+    });
+});

@@ -1,0 +1,175 @@
+// A real HTTP server on loopback that speaks the parts of the Hugging Face Hub and the Ollama
+// registry the sync uses, serving fixtures the tests generate, with faults on demand.
+import { createHash, randomBytes } from "crypto";
+import * as http from "http";
+import type { AddressInfo } from "net";
+
+export type Fault =
+    | { kind: "status"; code: number }
+    | { kind: "reset"; afterBytes: number }
+    | { kind: "truncate"; afterBytes: number }
+    | { kind: "stall"; afterBytes: number; ms: number }
+    | { kind: "corrupt" };
+
+export interface HubRepo {
+    sha: string;
+    files: Record<string, Buffer>;
+    /** Files served as LFS (sha256 in the listing, body through a redirect to the CDN). */
+    lfs: string[];
+}
+
+export interface OllamaTag {
+    manifest: Buffer;
+    blobs: Buffer[];
+}
+
+export const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+export function randomCommit(): string {
+    return randomBytes(20).toString("hex");
+}
+
+export function ollamaTag(layerSizes: number[]): OllamaTag {
+    const config = Buffer.from(JSON.stringify({ model_format: "gguf", model_family: "llama" }));
+    const layers = layerSizes.map((n) => randomBytes(n));
+    const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+        config: { mediaType: "application/vnd.docker.container.image.v1+json", digest: `sha256:${sha256(config)}`, size: config.length },
+        layers: layers.map((l, i) => ({ mediaType: i === 0 ? "application/vnd.ollama.image.model" : "application/vnd.ollama.image.params", digest: `sha256:${sha256(l)}`, size: l.length })),
+    }));
+    return { manifest, blobs: [config, ...layers] };
+}
+
+export class FakeUpstream {
+    readonly repos = new Map<string, HubRepo>();
+    readonly tags = new Map<string, OllamaTag>();
+    readonly urls = new Map<string, Buffer>();
+    /** Faults queued per request path (without query); one is used per request. */
+    readonly faults = new Map<string, Fault[]>();
+    /** Body bytes of model files served (blobs, resolve, CDN, URL files), not metadata. */
+    modelBytes = 0;
+    readonly requests: string[] = [];
+    private server?: http.Server;
+    private readonly sockets = new Set<import("net").Socket>();
+    private readonly timers = new Set<NodeJS.Timeout>();
+    endpoint = "";
+
+    async start(): Promise<void> {
+        this.server = http.createServer((req, res) => this.handle(req, res));
+        this.server.on("connection", (s) => {
+            this.sockets.add(s);
+            s.on("close", () => this.sockets.delete(s));
+        });
+        await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+        this.endpoint = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    }
+
+    async stop(): Promise<void> {
+        for (const t of this.timers) clearTimeout(t);
+        for (const s of this.sockets) s.destroy();
+        await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    }
+
+    fault(path: string, ...faults: Fault[]): void {
+        this.faults.set(path, [...(this.faults.get(path) ?? []), ...faults]);
+    }
+
+    count(path: string): number {
+        return this.requests.filter((r) => r === path).length;
+    }
+
+    private blobByDigest(hex: string): Buffer | undefined {
+        for (const repo of this.repos.values()) for (const f of Object.values(repo.files)) if (sha256(f) === hex) return f;
+        for (const tag of this.tags.values()) for (const b of tag.blobs) if (sha256(b) === hex) return b;
+        return undefined;
+    }
+
+    private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+        const url = new URL(req.url ?? "/", "http://x");
+        const p = decodeURIComponent(url.pathname);
+        this.requests.push(p);
+        const fault = this.faults.get(p)?.shift();
+        if (fault?.kind === "status") {
+            res.writeHead(fault.code).end("injected failure");
+            return;
+        }
+        const json = (body: unknown) => {
+            const data = Buffer.from(JSON.stringify(body));
+            res.writeHead(200, { "Content-Type": "application/json", "Content-Length": data.length }).end(data);
+        };
+        let m: RegExpMatchArray | null;
+        if ((m = p.match(/^\/api\/models\/([^/]+\/[^/]+)\/revision\/(.+)$/))) {
+            const repo = this.repos.get(m[1]);
+            if (repo === undefined) return void res.writeHead(404).end();
+            return json({
+                id: m[1],
+                sha: repo.sha,
+                siblings: Object.entries(repo.files).map(([name, data]) => ({
+                    rfilename: name,
+                    size: data.length,
+                    ...(repo.lfs.includes(name) ? { lfs: { sha256: sha256(data), size: data.length } } : {}),
+                })),
+            });
+        }
+        if ((m = p.match(/^\/([^/]+\/[^/]+)\/resolve\/([0-9a-f]{40})\/(.+)$/))) {
+            const repo = this.repos.get(m[1]);
+            const data = repo?.sha === m[2] ? repo.files[m[3]] : undefined;
+            if (repo === undefined || data === undefined) return void res.writeHead(404).end();
+            // Like the Hub: LFS files redirect to a CDN host.
+            if (repo.lfs.includes(m[3])) return void res.writeHead(302, { Location: `${this.endpoint}/cdn/${sha256(data)}` }).end();
+            return this.body(res, data, fault);
+        }
+        if ((m = p.match(/^\/cdn\/([0-9a-f]{64})$/))) {
+            const data = this.blobByDigest(m[1]);
+            return data === undefined ? void res.writeHead(404).end() : this.body(res, data, fault);
+        }
+        if ((m = p.match(/^\/v2\/(.+)\/manifests\/([^/]+)$/))) {
+            const tag = this.tags.get(`${m[1]}:${m[2]}`);
+            if (tag === undefined) return void res.writeHead(404).end();
+            res.writeHead(200, { "Content-Type": "application/vnd.docker.distribution.manifest.v2+json", "Content-Length": tag.manifest.length }).end(tag.manifest);
+            return;
+        }
+        if ((m = p.match(/^\/v2\/(.+)\/blobs\/sha256:([0-9a-f]{64})$/))) {
+            // Like registry.ollama.ai: blobs redirect to storage.
+            return void res.writeHead(307, { Location: `${this.endpoint}/cdn/${m[2]}` }).end();
+        }
+        if ((m = p.match(/^\/files\/(.+)$/))) {
+            const data = this.urls.get(m[1]);
+            return data === undefined ? void res.writeHead(404).end() : this.body(res, data, fault);
+        }
+        res.writeHead(404).end();
+    }
+
+    private body(res: http.ServerResponse, data: Buffer, fault: Fault | undefined): void {
+        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length });
+        const send = (chunk: Buffer) => {
+            this.modelBytes += chunk.length;
+            res.write(chunk);
+        };
+        if (fault === undefined) {
+            this.modelBytes += data.length;
+            res.end(data);
+        } else if (fault.kind === "corrupt") {
+            const bad = Buffer.from(data);
+            bad[bad.length - 1] ^= 0xff;
+            this.modelBytes += bad.length;
+            res.end(bad);
+        } else if (fault.kind === "reset") {
+            send(data.subarray(0, fault.afterBytes));
+            setImmediate(() => res.socket?.destroy());
+        } else if (fault.kind === "truncate") {
+            send(data.subarray(0, fault.afterBytes));
+            // End the exchange early: fewer bytes than Content-Length promised.
+            setImmediate(() => res.socket?.end());
+        } else if (fault.kind === "stall") {
+            send(data.subarray(0, fault.afterBytes));
+            const t = setTimeout(() => {
+                this.timers.delete(t);
+                send(data.subarray(fault.afterBytes));
+                res.end();
+            }, fault.ms);
+            this.timers.add(t);
+        }
+    }
+}
