@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BaseImages } from "./components/baseImages";
 import { BaseRefs, ImageRegistry } from "./components/buildSettings";
-import { resourceId } from "./components/naming";
+import { stackPrefix } from "./components/naming";
 import { PLATFORM_OUTPUT, PlatformReference } from "./components/platformReference";
 import { ServiceImage } from "./components/serviceImage";
 import { loadStackConfig } from "./stacks/load";
@@ -16,7 +16,7 @@ import { deployLocally, localRegistry } from "./targets/local";
 export = async () => {
     const cfg = loadStackConfig();
     const stack = pulumi.getStack();
-    const prefix = resourceId([cfg.namePrefix, stack], 20);
+    const prefix = stackPrefix(cfg.namePrefix, stack);
     const outputs: Record<string, unknown> = {};
 
     // The platform part: created here, or read from the platform stack.

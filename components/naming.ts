@@ -26,6 +26,16 @@ export function resourceId(parts: string[], maxLength: number): string {
     return `${full.slice(0, maxLength - hash.length - 1).replace(/-+$/, "")}-${hash}`;
 }
 
+/** The prefix of a stack's resource names: `<namePrefix>-<stack>`, at most 20 characters. */
+export function stackPrefix(namePrefix: string, stack: string): string {
+    return resourceId([namePrefix, stack], 20);
+}
+
+/** The Cloud Run name of a service or job of a stack. */
+export function cloudRunName(prefix: string, name: string): string {
+    return resourceId([prefix, name], MAX_LENGTH.cloudRun);
+}
+
 /** A service account id (6-30 characters, starting with a letter). */
 export function serviceAccountId(prefix: string, stack: string, purpose: string): string {
     const id = resourceId([prefix, stack, purpose], MAX_LENGTH.serviceAccount);

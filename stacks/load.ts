@@ -59,33 +59,33 @@ function formatIssues(error: z.ZodError, raw: unknown): string[] {
     });
 }
 
-/** Collects the stack's keys from Pulumi config into the raw object the schema validates. */
-export function readRawConfig(): Record<string, unknown> {
-    const config = new pulumi.Config(CONFIG_NAMESPACE);
+/**
+ * The raw object the schema validates, from config as the CLI hands it to the program:
+ * `namespace:key` -> string, objects as JSON. Unknown `warmstart:` keys are kept so the schema
+ * names them (a misspelt key would otherwise be ignored and its default used instead).
+ */
+export function flatToRaw(flat: Record<string, string>): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
-    const project = new pulumi.Config("gcp").get("project");
-    if (project !== undefined) raw.project = project;
-    // A misspelt key would otherwise be ignored silently and its default used instead.
-    for (const fullKey of Object.keys(pulumi.runtime.allConfig())) {
+    if (flat["gcp:project"] !== undefined && flat["gcp:project"] !== "") raw.project = flat["gcp:project"];
+    for (const [fullKey, text] of Object.entries(flat)) {
         const [namespace, key] = fullKey.split(":");
-        if (namespace === CONFIG_NAMESPACE && !(CONFIG_KEYS as readonly string[]).includes(key)) {
-            raw[key] = config.get(key);
-        }
-    }
-    for (const key of CONFIG_KEYS) {
-        const text = config.get(key);
-        if (text === undefined) continue;
+        if (namespace !== CONFIG_NAMESPACE || key === undefined) continue;
+        // Pulumi.yaml declares optional strings (builder, platformStack) with an empty default:
+        // the CLI requires a default for every declared key, and empty means "not set".
+        if (text === "") continue;
         try {
             raw[key] = JSON.parse(text);
         } catch {
             // Plain strings (region, builder) are stored unquoted by `pulumi config set`.
             raw[key] = text;
         }
-        // Pulumi.yaml declares optional strings (builder, platformStack) with an empty default:
-        // the CLI requires a default for every declared key, and empty means "not set".
-        if (raw[key] === "") delete raw[key];
     }
     return raw;
+}
+
+/** Collects the stack's keys from Pulumi config into the raw object the schema validates. */
+export function readRawConfig(): Record<string, unknown> {
+    return flatToRaw(pulumi.runtime.allConfig());
 }
 
 /** The validated configuration of the running stack. */

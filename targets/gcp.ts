@@ -5,7 +5,7 @@ import { ModelCache } from "../components/modelCache";
 import { ModelService } from "../components/modelService";
 import { ModelSyncJob } from "../components/modelSyncJob";
 import { Monitoring } from "../components/monitoring";
-import { bucketName, MAX_LENGTH, resourceId, serviceAccountId } from "../components/naming";
+import { bucketName, cloudRunName, serviceAccountId } from "../components/naming";
 import { RegistryCache } from "../components/registryCache";
 import type { StackConfig } from "../stacks/schema";
 import { WorkloadInputs, WorkloadOutputs } from "./workloads";
@@ -35,14 +35,14 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
 
     const sync = new ModelSyncJob("model-sync", {
         ...cfg.sync, project, region: cfg.region, image: syncImage, modelCache, models: cfg.models,
-        jobName: resourceId([prefix, "model-sync"], MAX_LENGTH.cloudRun), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
+        jobName: cloudRunName(prefix, "model-sync"), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
         accountId: serviceAccountId(cfg.namePrefix, stack, "sync"), schedulerAccountId: serviceAccountId(cfg.namePrefix, stack, "sched"),
         deletionProtection: cfg.deletionProtection,
     });
 
     const services = cfg.services.map((svc, i) => new ModelService(svc.name, {
         ...svc, project, region: cfg.region, image: serviceImages[i], modelCache,
-        serviceName: resourceId([prefix, svc.name], MAX_LENGTH.cloudRun),
+        serviceName: cloudRunName(prefix, svc.name),
         accountId: serviceAccountId(cfg.namePrefix, stack, svc.name), deletionProtection: cfg.deletionProtection,
         startAfter: cfg.sync.seedOnCreate ? [sync.job] : [],
     }));
