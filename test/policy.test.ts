@@ -1,0 +1,103 @@
+import { expect } from "chai";
+import { warmstartPolicies } from "../policy/policies";
+import { evaluatePolicies, PolicyConfig, ResourceLike, resourceRules, stackRules } from "../policy/rules";
+import { evaluateStack, listStacks } from "../scripts/evaluate";
+import { policyConfigFor } from "../scripts/policyConfig";
+import { devConfigWith, evaluateWith, Plan } from "./support/plan";
+
+const asResources = (plan: Plan): ResourceLike[] => plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+const none: PolicyConfig = { publicServices: [] };
+const digest = `sha256:${"a".repeat(64)}`;
+
+const goodService = {
+    template: {
+        serviceAccount: "ws-dev-api@p.iam.gserviceaccount.com",
+        executionEnvironment: "EXECUTION_ENVIRONMENT_GEN2",
+        nodeSelector: { accelerator: "nvidia-l4" },
+        volumes: [{ name: "model-cache", gcs: { bucket: "b", readOnly: true } }],
+        containers: [{ image: `r/api:dev@${digest}`, resources: { limits: { cpu: "4", memory: "16Gi", "nvidia.com/gpu": "1" }, cpuIdle: false } }],
+    },
+};
+
+/** One failing fixture per rule, each breaking just that rule. */
+const failing: Record<string, ResourceLike[]> = {
+    "bucket-uniform-access": [{ type: "gcp:storage/bucket:Bucket", name: "b", props: { uniformBucketLevelAccess: false, publicAccessPrevention: "enforced" } }],
+    "bucket-public-access-prevention": [{ type: "gcp:storage/bucket:Bucket", name: "b", props: { uniformBucketLevelAccess: true, publicAccessPrevention: "inherited" } }],
+    "no-public-members": [{ type: "gcp:storage/bucketIAMMember:BucketIAMMember", name: "leak", props: { bucket: "b", role: "roles/storage.objectViewer", member: "allUsers" } }],
+    "no-project-level-broad-roles": [{ type: "gcp:projects/iAMMember:IAMMember", name: "admin", props: { project: "p", role: "roles/storage.admin", member: "serviceAccount:x@p.iam.gserviceaccount.com" } }],
+    "dedicated-service-account": [{ type: "gcp:cloudrunv2/job:Job", name: "job", props: { template: { template: { serviceAccount: "123-compute@developer.gserviceaccount.com", executionEnvironment: "EXECUTION_ENVIRONMENT_GEN2", containers: [{ image: `r/j@${digest}` }] } } } }],
+    "gcs-volumes-need-gen2": [{ type: "gcp:cloudrunv2/service:Service", name: "svc", props: { template: { ...goodService.template, executionEnvironment: "EXECUTION_ENVIRONMENT_GEN1" } } }],
+    "service-cache-mounts-read-only": [{ type: "gcp:cloudrunv2/service:Service", name: "svc", props: { template: { ...goodService.template, volumes: [{ name: "model-cache", gcs: { bucket: "b", readOnly: false } }] } } }],
+    "deploy-by-digest": [{ type: "gcp:cloudrunv2/service:Service", name: "svc", props: { template: { ...goodService.template, containers: [{ ...goodService.template.containers[0], image: "r/api:latest" }] } } }],
+    "buildkit-registry-cache": [{ type: "docker-build:index:Image", name: "img", props: { cacheFrom: [{ registry: { ref: "r/c:buildcache" } }], cacheTo: [{ registry: { ref: "r/c:buildcache", mode: "min" } }] } }],
+    "gpu-minimums": [{ type: "gcp:cloudrunv2/service:Service", name: "svc", props: { template: { ...goodService.template, containers: [{ image: `r/api@${digest}`, resources: { limits: { cpu: "2", memory: "8Gi", "nvidia.com/gpu": "1" }, cpuIdle: true } }] } } }],
+    "bucket-grants-are-object-roles": [{ type: "gcp:storage/bucketIAMMember:BucketIAMMember", name: "admin", props: { bucket: "b", role: "roles/storage.admin", member: "serviceAccount:x@p.iam.gserviceaccount.com" } }],
+    "scheduler-is-not-the-writer": [
+        { type: "gcp:cloudrunv2/job:Job", name: "job", props: { template: { template: { serviceAccount: "sync@p.iam.gserviceaccount.com" } } } },
+        { type: "gcp:cloudscheduler/job:Job", name: "schedule", props: { httpTarget: { oauthToken: { serviceAccountEmail: "sync@p.iam.gserviceaccount.com" } } } },
+    ],
+};
+
+describe("policy pack", () => {
+    it("has at least 10 mandatory rules, each with a failing fixture", () => {
+        const names = [...resourceRules, ...stackRules].map((r) => r.name);
+        expect(names.length).to.be.at.least(10);
+        expect(Object.keys(failing).sort()).to.deep.equal([...names].sort());
+        expect(warmstartPolicies().every((p) => p.enforcementLevel === "mandatory")).to.equal(true);
+    });
+
+    for (const stack of listStacks()) {
+        it(`finds no violation in the ${stack} stack`, async () => {
+            const plan = await evaluateStack(stack);
+            const config = { publicServices: policyConfigFor(stack)["no-public-members"].publicServices };
+            expect(evaluatePolicies(asResources(plan), config)).to.deep.equal([]);
+        });
+    }
+
+    for (const [rule, resources] of Object.entries(failing)) {
+        it(`${rule}: flags its failing fixture, saying what to change`, () => {
+            const violations = evaluatePolicies(resources, none);
+            expect(violations.map((v) => v.rule)).to.include(rule);
+            expect(violations.filter((v) => v.rule === rule).every((v) => /set|use|add|grant|give|remove|deploy|needs/i.test(v.message))).to.equal(true);
+            // Each fixture breaks its own rule only.
+            expect([...new Set(violations.map((v) => v.rule))]).to.deep.equal([rule]);
+        });
+    }
+
+    it("accepts allUsers on a service the stack marks public, and only then", async () => {
+        const services = JSON.parse(devConfigWith({})["warmstart:services"]) as Record<string, unknown>[];
+        const plan = await evaluateWith({ "warmstart:services": [services[0], { ...services[1], public: true }] });
+        const violations = evaluatePolicies(asResources(plan), none);
+        expect(violations.map((v) => v.rule)).to.deep.equal(["no-public-members"]);
+        expect(violations[0].message).to.include("services[].public: true");
+        expect(evaluatePolicies(asResources(plan), { publicServices: ["ws-dev-custom-ops"] })).to.deep.equal([]);
+    });
+
+    it("skips images the engine does not know yet (preview)", () => {
+        const preview: ResourceLike = { type: "gcp:cloudrunv2/service:Service", name: "svc", props: { template: { ...goodService.template, containers: [{ ...goodService.template.containers[0], image: undefined }] } } };
+        expect(evaluatePolicies([preview], none)).to.deep.equal([]);
+    });
+
+    it("reports through CrossGuard's validateResource and validateStack", async () => {
+        const policies = warmstartPolicies();
+        const byName = new Map(policies.map((p) => [p.name, p]));
+        const reported: string[] = [];
+        const bucket = failing["bucket-public-access-prevention"][0];
+        const args = { type: bucket.type, name: bucket.name, props: bucket.props, urn: "urn:x", getConfig: () => ({}) };
+        const resourcePolicy = byName.get("bucket-public-access-prevention") as { validateResource: (a: unknown, r: (m: string) => void) => void };
+        await resourcePolicy.validateResource(args, (m) => reported.push(m));
+        expect(reported).to.have.length(1);
+        expect(reported[0]).to.include('publicAccessPrevention: "enforced"');
+
+        const stackPolicy = byName.get("scheduler-is-not-the-writer") as { validateStack: (a: unknown, r: (m: string) => void) => void };
+        const stackReported: string[] = [];
+        await stackPolicy.validateStack({ resources: failing["scheduler-is-not-the-writer"].map((r) => ({ ...r, urn: `urn:${r.name}` })), getConfig: () => ({}) }, (m) => stackReported.push(m));
+        expect(stackReported).to.have.length(1);
+
+        const publicPolicy = byName.get("no-public-members") as { validateResource: (a: unknown, r: (m: string) => void) => void };
+        const grant = { type: "gcp:cloudrunv2/serviceIamMember:ServiceIamMember", name: "api-public", props: { name: "ws-dev-api", role: "roles/run.invoker", member: "allUsers" }, urn: "urn:g" };
+        const fromConfig: string[] = [];
+        await publicPolicy.validateResource({ ...grant, getConfig: () => ({ publicServices: ["ws-dev-api"] }) }, (m) => fromConfig.push(m));
+        expect(fromConfig).to.deep.equal([]);
+    });
+});
