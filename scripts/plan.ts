@@ -1,7 +1,11 @@
 // `npm run plan -- <stack>`: evaluates a stack offline (no cloud account, no Pulumi CLI) and
 // prints the resources it would create as a tree, each with what it depends on.
 import { StackConfigError } from "../stacks/load";
-import { EvaluationError, evaluateStack, listStacks, Plan, PlannedResource } from "./evaluate";
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { EvaluationError, evaluateStack, listStacks, Plan, PlannedResource, REPO_ROOT } from "./evaluate";
+import { jsonText, toDot, toSvg } from "./render";
 
 function shortUrn(urn: string): string {
     // urn:pulumi:<stack>::<project>::<type chain>::<name> -> <last type>::<name>
@@ -39,15 +43,68 @@ export function renderTree(plan: Plan): string {
     return lines.join("\n");
 }
 
+export const FORMATS = ["tree", "json", "dot", "svg"] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** Where the reviewed artifacts live: a JSON snapshot per stack, the picture of dev. */
+export const SNAPSHOT_DIR = path.join(REPO_ROOT, "test", "snapshots");
+export const PICTURE_STACK = "dev";
+export const PICTURE_DOT = path.join(REPO_ROOT, "docs", `graph-${PICTURE_STACK}.dot`);
+export const PICTURE_SVG = path.join(REPO_ROOT, "docs", `graph-${PICTURE_STACK}.svg`);
+
+export async function render(plan: Plan, format: Format): Promise<string> {
+    switch (format) {
+        case "tree":
+            return `${renderTree(plan)}\n`;
+        case "json":
+            return jsonText(plan);
+        case "dot":
+            return toDot(plan);
+        case "svg":
+            return toSvg(toDot(plan));
+    }
+}
+
+/** Rewrites every stack's snapshot and the README's picture. */
+async function updateSnapshots(): Promise<void> {
+    fs.mkdirSync(SNAPSHOT_DIR, { recursive: true });
+    const stacks = listStacks();
+    for (const file of fs.readdirSync(SNAPSHOT_DIR)) {
+        if (file.endsWith(".json") && !stacks.includes(file.slice(0, -5))) fs.rmSync(path.join(SNAPSHOT_DIR, file));
+    }
+    for (const stack of stacks) {
+        const plan = await evaluateStack(stack);
+        fs.writeFileSync(path.join(SNAPSHOT_DIR, `${stack}.json`), jsonText(plan));
+        if (stack === PICTURE_STACK) {
+            fs.writeFileSync(PICTURE_DOT, toDot(plan));
+            fs.writeFileSync(PICTURE_SVG, await toSvg(toDot(plan)));
+        }
+        console.log(`updated ${path.relative(REPO_ROOT, path.join(SNAPSHOT_DIR, `${stack}.json`))}`);
+    }
+}
+
 async function main(argv: string[]): Promise<number> {
-    const stack = argv.find((a) => !a.startsWith("-"));
-    if (stack === undefined) {
-        console.error(`usage: npm run plan -- <stack>   (stacks: ${listStacks().join(", ")})`);
+    let args;
+    try {
+        args = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: "string", default: "tree" }, out: { type: "string" }, "update-snapshots": { type: "boolean", default: false } } });
+    } catch (err) {
+        console.error(`${(err as Error).message}\nusage: npm run plan -- <stack> [--format tree|json|dot|svg] [--out FILE] | --update-snapshots`);
+        return 2;
+    }
+    if (args.values["update-snapshots"]) {
+        await updateSnapshots();
+        return 0;
+    }
+    const stack = args.positionals[0];
+    const format = args.values.format as Format;
+    if (stack === undefined || !FORMATS.includes(format)) {
+        console.error(`usage: npm run plan -- <stack> [--format ${FORMATS.join("|")}] [--out FILE] | --update-snapshots   (stacks: ${listStacks().join(", ")})`);
         return 2;
     }
     try {
-        const plan = await evaluateStack(stack);
-        console.log(renderTree(plan));
+        const output = await render(await evaluateStack(stack), format);
+        if (args.values.out !== undefined) fs.writeFileSync(args.values.out, output);
+        else process.stdout.write(output);
         return 0;
     } catch (err) {
         const cause = err instanceof EvaluationError ? err.cause : err;

@@ -1,7 +1,6 @@
 // The local target: the distribution registry as the pull-through cache, a Docker volume as the
 // model cache, the sync as a one-shot container and the services as containers. No cloud account.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { LocalModelCache } from "../components/localModelCache";
 import { LocalModelService } from "../components/localModelService";
@@ -11,8 +10,9 @@ import type { StackConfig } from "../stacks/schema";
 import { WorkloadInputs, WorkloadOutputs } from "./workloads";
 
 export function localRegistry(cfg: StackConfig, prefix: string): LocalRegistry {
-    // The builder reads its config from a file when it is created.
-    const buildkitConfigPath = path.join(os.tmpdir(), `${prefix}-buildkitd.toml`);
+    // The builder reads its config from a file when it is created; generated, beside the program.
+    const buildkitConfigPath = path.join(".warmstart", `buildkitd-${prefix}.toml`);
+    fs.mkdirSync(path.dirname(buildkitConfigPath), { recursive: true });
     fs.writeFileSync(buildkitConfigPath, buildkitdConfig([cfg.local.proxyPort, cfg.local.pushPort]));
     return new LocalRegistry("registry", {
         namePrefix: prefix, proxyPort: cfg.local.proxyPort, pushPort: cfg.local.pushPort,
