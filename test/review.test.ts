@@ -1,0 +1,97 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { expect } from "chai";
+import { evaluateStack, listStacks, REPO_ROOT } from "../scripts/evaluate";
+import { PICTURE_DOT, PICTURE_STACK, PICTURE_SVG, SNAPSHOT_DIR } from "../scripts/plan";
+import { diffPlans, JsonPlan, jsonText, toDot, toJsonPlan, toSvg } from "../scripts/render";
+import { evaluateWith } from "./support/plan";
+
+const UPDATE = "npm run plan -- --update-snapshots";
+
+describe("reviewing changes", function () {
+    this.timeout(120000);
+
+    describe("graph snapshots", () => {
+        it("keeps one snapshot per stack file, and none for a stack that is gone", () => {
+            const snapshots = fs.readdirSync(SNAPSHOT_DIR).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort();
+            expect(snapshots, `stack files and snapshots differ: run ${UPDATE}`).to.deep.equal(listStacks());
+        });
+
+        for (const stack of listStacks()) {
+            it(`matches the snapshot of ${stack}`, async () => {
+                const file = path.join(SNAPSHOT_DIR, `${stack}.json`);
+                const expected = JSON.parse(fs.readFileSync(file, "utf8")) as JsonPlan;
+                const actual = toJsonPlan(await evaluateStack(stack));
+                const diff = diffPlans(expected, JSON.parse(JSON.stringify(actual)) as JsonPlan);
+                expect(diff, `the ${stack} graph changed; if intended, run ${UPDATE} and commit:\n${diff.join("\n")}`).to.deep.equal([]);
+            });
+        }
+
+        it("is stable from run to run", async () => {
+            expect(jsonText(await evaluateStack("prod"))).to.equal(jsonText(await evaluateStack("prod")));
+        });
+
+        it("never writes credentials into a plan file", () => {
+            const dev = fs.readFileSync(path.join(SNAPSHOT_DIR, "dev.json"), "utf8");
+            expect(dev).to.include('"password": "[redacted]"');
+            expect(dev).not.to.include("deployer-access-token");
+        });
+
+        it("shows a changed component as a readable diff", async () => {
+            const before = toJsonPlan(await evaluateStack("dev"));
+            const bases = [{ name: "runtime", kind: "runtime", cudaVersion: "12.9.1" }, { name: "devel", kind: "devel", cudaVersion: "12.9.1" }];
+            const after = toJsonPlan(await evaluateWith({ "warmstart:bases": bases }));
+            const diff = diffPlans(before, after, 1000);
+            expect(diff).to.include.members([
+                "~ docker-build:index:Image bases-runtime  inputs.buildArgs.CUDA_VERSION: \"12.8.1\" -> \"12.9.1\"",
+                "~ docker-build:index:Image bases-runtime  inputs.buildArgs.TORCH_INDEX_URL: \"https://download.pytorch.org/whl/cu128\" -> \"https://download.pytorch.org/whl/cu129\"",
+            ]);
+            expect(diff.some((l) => l.startsWith("~ gcp:cloudrunv2/service:Service embeddings-service  inputs.template.containers.0.image:"))).to.equal(true);
+            const removed = diffPlans(before, { ...before, resources: before.resources.filter((r) => r.name !== "model-sync-schedule") });
+            expect(removed).to.deep.equal(["- gcp:cloudscheduler/job:Job model-sync-schedule"]);
+        });
+    });
+
+    describe("the picture", () => {
+        it("draws each component as a cluster and each dependency as an arrow", async () => {
+            const plan = await evaluateStack("dev");
+            const dot = toDot(plan);
+            const components = plan.resources.filter((r) => !r.custom);
+            expect((dot.match(/subgraph "cluster_/g) ?? []).length).to.equal(components.length);
+            const customs = new Set(plan.resources.filter((r) => r.custom).map((r) => r.urn));
+            const edges = plan.resources.filter((r) => r.custom).reduce((n, r) => n + r.dependencies.filter((d) => d !== r.parent && customs.has(d)).length, 0);
+            expect((dot.match(/ -> /g) ?? []).length).to.equal(edges);
+            const svg = await toSvg(dot);
+            expect(svg).to.match(/^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\s*$/);
+            expect(svg).to.include("embeddings&#45;service"); // Graphviz escapes hyphens in SVG text
+        });
+
+        it("is in the README and is the real dev graph", async () => {
+            const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+            expect(readme).to.include(`(${path.relative(REPO_ROOT, PICTURE_SVG)})`);
+            const dot = toDot(await evaluateStack(PICTURE_STACK));
+            expect(dot, `docs picture is stale: run ${UPDATE}`).to.equal(fs.readFileSync(PICTURE_DOT, "utf8"));
+            expect(await toSvg(dot), `docs picture is stale: run ${UPDATE}`).to.equal(fs.readFileSync(PICTURE_SVG, "utf8"));
+        });
+    });
+
+    describe("npm run plan formats", () => {
+        const plan = (...args: string[]) => spawnSync(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "scripts/plan.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+
+        it("writes the json plan to --out", () => {
+            const out = path.join(os.tmpdir(), `plan-${process.pid}.json`);
+            const run = plan("prod", "--format", "json", "--out", out);
+            expect(run.status, run.stderr).to.equal(0);
+            expect(fs.readFileSync(out, "utf8")).to.equal(fs.readFileSync(path.join(SNAPSHOT_DIR, "prod.json"), "utf8"));
+            fs.rmSync(out);
+        });
+
+        it("refuses an unknown format", () => {
+            const run = plan("dev", "--format", "png");
+            expect(run.status).to.equal(2);
+            expect(run.stderr).to.include("--format tree|json|dot|svg");
+        });
+    });
+});
