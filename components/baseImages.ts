@@ -36,6 +36,8 @@ export interface BaseImagesArgs extends BuildTarget {
 export function baseBuildArgs(variant: BaseVariantArgs, mirror: pulumi.Input<string>): Record<string, pulumi.Input<string>> {
     return {
         REGISTRY_MIRROR: mirror,
+        // The NVIDIA image flavour matches the target: devel brings nvcc and the CUDA headers.
+        CUDA_FLAVOR: variant.kind,
         CUDA_VERSION: variant.cudaVersion,
         UBUNTU_VERSION: variant.ubuntuVersion,
         PYTHON_VERSION: variant.pythonVersion,

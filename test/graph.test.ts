@@ -49,7 +49,7 @@ describe("the graph (dev stack under mocks)", function () {
             const runtime = one(plan, IMAGE, "bases-runtime");
             expect(runtime.inputs.target).to.equal("runtime");
             expect(get(runtime.inputs, "buildArgs.REGISTRY_MIRROR")).to.equal("europe-west1-docker.pkg.dev/warmstart-dev/ws-dev-dockerhub");
-            expect(runtime.inputs.buildArgs).to.include({ CUDA_VERSION: "12.8.1", UBUNTU_VERSION: "24.04", PYTHON_VERSION: "3.12", TORCH_VERSION: "2.7.1", TORCH_INDEX_URL: "https://download.pytorch.org/whl/cu128" });
+            expect(runtime.inputs.buildArgs).to.include({ CUDA_FLAVOR: "runtime", CUDA_VERSION: "12.8.1", UBUNTU_VERSION: "24.04", PYTHON_VERSION: "3.12", TORCH_VERSION: "2.7.1", TORCH_INDEX_URL: "https://download.pytorch.org/whl/cu128" });
         });
 
         it("pushes linux/amd64 with Artifact Registry credentials and a tag naming the versions", () => {
