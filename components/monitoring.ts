@@ -37,6 +37,11 @@ export function cacheCheckFilter(serviceNames: string[], hitsOnly: boolean): str
     ].join(" AND ");
 }
 
+/** Log filter of the sync program's summary line (images/model-sync: `sync finished…`). */
+export function syncSummaryFilter(jobName: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.interpolate`resource.type="cloud_run_job" AND resource.labels.job_name="${jobName}" AND jsonPayload.message=~"^sync finished" AND jsonPayload.outcome:*`;
+}
+
 /** Seconds between two runs of a cron schedule (the first two upcoming runs). */
 export function scheduleIntervalSeconds(schedule: string, timeZone: string): number {
     const [a, b] = new Cron(schedule, { paused: true, timezone: timeZone }).nextRuns(2);
@@ -127,7 +132,18 @@ export class Monitoring extends pulumi.ComponentResource {
             ),
         }, { ...parent, dependsOn: [hits, checks] }));
 
-        // Execution-level results from Cloud Run: a retried attempt that then succeeds is not a failure.
+        // The sync's own summary line per run (outcome, bytes, failed models), for charts and log
+        // queries. The alert below counts executions instead: with retries, one failed execution
+        // writes several failed summaries, and a retried attempt that then succeeds is no failure.
+        new gcp.logging.Metric(`${name}-sync-runs`, {
+            project: args.project,
+            name: `${args.metricPrefix}/sync_runs`,
+            description: "Model sync runs by outcome, from the sync program's summary line",
+            filter: syncSummaryFilter(args.syncJobName),
+            metricDescriptor: { metricKind: "DELTA", valueType: "INT64", unit: "1", labels: [{ key: "outcome", valueType: "STRING", description: "succeeded or failed" }] },
+            labelExtractors: { outcome: "EXTRACT(jsonPayload.outcome)" },
+        }, parent);
+
         const window = failedSyncWindow(scheduleIntervalSeconds(args.syncSchedule, args.syncTimeZone), args.consecutiveFailedSyncs);
         this.policies.push(new gcp.monitoring.AlertPolicy(`${name}-sync-failures`, {
             project: args.project,

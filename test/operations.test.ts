@@ -45,6 +45,12 @@ describe("operations", () => {
             expect(get(hits.inputs, "metricDescriptor.metricKind")).to.equal("DELTA");
         });
 
+        it("counts the sync's runs by outcome from its summary line", () => {
+            const runs = one(prod, METRIC, "monitoring-sync-runs");
+            expect(runs.inputs.filter).to.equal('resource.type="cloud_run_job" AND resource.labels.job_name="ws-prod-model-sync" AND jsonPayload.message=~"^sync finished" AND jsonPayload.outcome:*');
+            expect(runs.inputs.labelExtractors).to.deep.equal({ outcome: "EXTRACT(jsonPayload.outcome)" });
+        });
+
         it("alerts when the hourly hit rate falls under 90 %", () => {
             const policy = one(prod, POLICY, "monitoring-cache-hit-rate");
             const cond = get(policy.inputs, "conditions.0.conditionThreshold") as Record<string, unknown>;
