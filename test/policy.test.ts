@@ -39,7 +39,7 @@ const failing: Record<string, ResourceLike[]> = {
 };
 
 describe("policy pack", () => {
-    it("has at least 10 mandatory rules, each with a failing fixture", () => {
+    it("has at least 10 mandatory rules, each with a violating fixture", () => {
         const names = [...resourceRules, ...stackRules].map((r) => r.name);
         expect(names.length).to.be.at.least(10);
         expect(Object.keys(failing).sort()).to.deep.equal([...names].sort());
@@ -55,7 +55,7 @@ describe("policy pack", () => {
     }
 
     for (const [rule, resources] of Object.entries(failing)) {
-        it(`${rule}: flags its failing fixture, saying what to change`, () => {
+        it(`${rule}: flags its violating fixture, saying what to change`, () => {
             const violations = evaluatePolicies(resources, none);
             expect(violations.map((v) => v.rule)).to.include(rule);
             expect(violations.filter((v) => v.rule === rule).every((v) => /set|use|add|grant|give|remove|deploy|needs/i.test(v.message))).to.equal(true);
