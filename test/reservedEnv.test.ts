@@ -21,7 +21,7 @@ function entrypointExports(): string[] {
 
 /** Variables the graph itself puts on service containers, with every service's own env emptied. */
 async function graphServiceEnv(stack: string): Promise<string[]> {
-    const services = (JSON.parse(devConfigWith({}, stack)["warmstart:services"]) as Record<string, unknown>[]).map((s) => ({ ...s, env: {} }));
+    const services = (JSON.parse(devConfigWith({}, stack)["warmstart:services"]) as Record<string, unknown>[]).map((s) => ({ ...s, env: {} }) as Record<string, unknown>);
     const plan: Plan = await evaluateWith({ "warmstart:services": services }, stack);
     const names = new Set<string>();
     for (const r of plan.resources) {
