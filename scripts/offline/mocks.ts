@@ -14,7 +14,7 @@ function fakeDigest(seed: unknown): string {
  * Outputs a provider computes on create. Image digests hash the build inputs, so a changed
  * base version yields a new base digest and, through BASE_IMAGE, a new service digest.
  */
-export function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "docker-build:index:Image": {
             const { registries: _credentials, ...buildInputs } = inputs;

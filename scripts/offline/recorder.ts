@@ -108,7 +108,7 @@ function normalise(value: unknown, asMap = false): unknown {
 }
 
 /** Every resource option a monitor request carries, under its ResourceOptions name. */
-export function recordedOptions(request: Message & { getDeletebeforereplacedefined?(): boolean }): RecordedOptions {
+function recordedOptions(request: Message & { getDeletebeforereplacedefined?(): boolean }): RecordedOptions {
     const fields = request.toObject();
     const out: RecordedOptions = {};
     for (const [field, raw] of Object.entries(fields)) {
