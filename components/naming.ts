@@ -8,7 +8,6 @@ export const MAX_LENGTH = {
     cloudRun: 49,
     repository: 63,
     bucket: 63,
-    schedulerJob: 500,
 } as const;
 
 /**

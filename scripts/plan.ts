@@ -26,12 +26,13 @@ export function renderTree(plan: Plan): string {
         const list = children.get(parent) ?? [];
         list.forEach((r, i) => {
             const last = i === list.length - 1;
-            const flags = [r.protect ? "protected" : "", r.retainOnDelete ? "retained on delete" : ""].filter(Boolean);
+            const flags = [r.options.protect ? "protected" : "", r.options.retainOnDelete ? "retained on delete" : ""].filter(Boolean);
             lines.push(`${indent}${last ? "└─" : "├─"} ${r.type}  ${r.name}${flags.length > 0 ? `  [${flags.join(", ")}]` : ""}`);
             const childIndent = `${indent}${last ? "   " : "│  "}`;
             // Dependencies on the parent are implied by the tree.
             const deps = r.dependencies.filter((d) => d !== r.parent);
             if (deps.length > 0) lines.push(`${childIndent}   depends on: ${deps.map(shortUrn).join(", ")}`);
+            if (r.dependsOn.length > 0) lines.push(`${childIndent}   after (dependsOn): ${r.dependsOn.map(shortUrn).join(", ")}`);
             walk(r.urn, childIndent);
         });
     };

@@ -8,9 +8,11 @@ export interface JsonResource {
     name: string;
     parent?: string;
     dependencies: string[];
+    /** Explicit dependsOn beyond what the inputs imply, in declared order. */
+    dependsOn?: string[];
+    /** Resource options the engine receives (protect, customTimeouts, ignoreChanges, aliases, …), defaults omitted. */
+    options?: Record<string, unknown>;
     inputs: Record<string, unknown>;
-    protect?: boolean;
-    retainOnDelete?: boolean;
 }
 
 export interface JsonPlan {
@@ -37,8 +39,9 @@ export function toJsonPlan(plan: Plan): JsonPlan {
             .sort((a, b) => a.urn.localeCompare(b.urn))
             .map((r) => ({
                 urn: r.urn, type: r.type, name: r.name, parent: r.parent, dependencies: [...r.dependencies].sort(),
+                ...(r.dependsOn.length > 0 ? { dependsOn: [...r.dependsOn] } : {}),
+                ...(Object.keys(r.options).length > 0 ? { options: redact(r.options) as Record<string, unknown> } : {}),
                 inputs: redact(r.inputs) as Record<string, unknown>,
-                ...(r.protect ? { protect: true } : {}), ...(r.retainOnDelete ? { retainOnDelete: true } : {}),
             })),
         outputs: redact(plan.outputs) as Record<string, unknown>,
     };
@@ -109,14 +112,57 @@ export async function toSvg(dot: string): Promise<string> {
     return graphviz.dot(dot);
 }
 
-function flatten(value: unknown, prefix: string, out: Map<string, string>): void {
-    if (value !== null && typeof value === "object") {
+const isPrimitiveList = (value: unknown): value is unknown[] => Array.isArray(value) && value.length > 0 && value.every((v) => v === null || typeof v !== "object");
+
+function flatten(value: unknown, prefix: string, out: Map<string, unknown>): void {
+    // A list of plain values (dependencies, dependsOn, ignoreChanges, …) is one field: its diff names members and order.
+    if (isPrimitiveList(value)) {
+        out.set(prefix, value);
+    } else if (value !== null && typeof value === "object") {
         const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
-        if (entries.length === 0) out.set(prefix, JSON.stringify(value));
+        if (entries.length === 0) out.set(prefix, value);
         for (const [k, v] of entries) flatten(v, prefix === "" ? k : `${prefix}.${k}`, out);
     } else {
-        out.set(prefix, JSON.stringify(value));
+        out.set(prefix, value);
     }
+}
+
+/** `urn:pulumi:<stack>::<project>::<type chain>::<name>` -> `<last type> <name>`; other strings unchanged. */
+function shortUrn(urn: string): string {
+    if (!urn.startsWith("urn:pulumi:")) return urn;
+    const [, , types, name] = urn.split("::");
+    return `${types?.split("$").pop()} ${name}`;
+}
+
+const show = (value: unknown): string => (value === undefined ? "(none)" : typeof value === "string" ? JSON.stringify(shortUrn(value)) : JSON.stringify(value));
+const showList = (list: unknown[]): string => `[${list.map(show).join(", ")}]`;
+
+/** One field's change: lists by members added and removed, or by order when only the order changed. */
+function describeChange(before: unknown, after: unknown): string {
+    const listA = isPrimitiveList(before) ? before : undefined;
+    const listB = isPrimitiveList(after) ? after : undefined;
+    if (listA === undefined && listB === undefined) return `${show(before)} -> ${show(after)}`;
+    const a = listA ?? [];
+    const b = listB ?? [];
+    const added = b.filter((v) => !a.includes(v));
+    const removed = a.filter((v) => !b.includes(v));
+    if (added.length === 0 && removed.length === 0 && a.length === b.length) return `order ${showList(a)} -> ${showList(b)}`;
+    const parts = [...added.map((v) => `+${show(v)}`), ...removed.map((v) => `-${show(v)}`)];
+    if (listA === undefined && before !== undefined) parts.push(`(was ${show(before)})`);
+    if (listB === undefined && after !== undefined) parts.push(`(now ${show(after)})`);
+    return parts.join(" ");
+}
+
+function diffFields(before: unknown, after: unknown): [string, string][] {
+    const fa = new Map<string, unknown>();
+    const fb = new Map<string, unknown>();
+    flatten(before, "", fa);
+    flatten(after, "", fb);
+    const changes: [string, string][] = [];
+    for (const key of new Set([...fa.keys(), ...fb.keys()])) {
+        if (JSON.stringify(fa.get(key)) !== JSON.stringify(fb.get(key))) changes.push([key, describeChange(fa.get(key), fb.get(key))]);
+    }
+    return changes;
 }
 
 /** Human-readable differences between two JSON plans: added, removed and changed resources and fields. */
@@ -124,29 +170,13 @@ export function diffPlans(before: JsonPlan, after: JsonPlan, max = 40): string[]
     const lines: string[] = [];
     const a = new Map(before.resources.map((r) => [r.urn, r]));
     const b = new Map(after.resources.map((r) => [r.urn, r]));
-    const short = (urn: string) => {
-        const [, , types, name] = urn.split("::");
-        return `${types?.split("$").pop()} ${name}`;
-    };
-    for (const urn of b.keys()) if (!a.has(urn)) lines.push(`+ ${short(urn)}`);
-    for (const urn of a.keys()) if (!b.has(urn)) lines.push(`- ${short(urn)}`);
+    for (const urn of b.keys()) if (!a.has(urn)) lines.push(`+ ${shortUrn(urn)}`);
+    for (const urn of a.keys()) if (!b.has(urn)) lines.push(`- ${shortUrn(urn)}`);
     for (const [urn, old] of a) {
         const now = b.get(urn);
         if (now === undefined) continue;
-        const fa = new Map<string, string>();
-        const fb = new Map<string, string>();
-        flatten(old, "", fa);
-        flatten(now, "", fb);
-        for (const key of new Set([...fa.keys(), ...fb.keys()])) {
-            if (fa.get(key) !== fb.get(key)) lines.push(`~ ${short(urn)}  ${key}: ${fa.get(key) ?? "(none)"} -> ${fb.get(key) ?? "(none)"}`);
-        }
+        for (const [key, change] of diffFields(old, now)) lines.push(`~ ${shortUrn(urn)}  ${key}: ${change}`);
     }
-    const fo = new Map<string, string>();
-    const fn = new Map<string, string>();
-    flatten(before.outputs, "", fo);
-    flatten(after.outputs, "", fn);
-    for (const key of new Set([...fo.keys(), ...fn.keys()])) {
-        if (fo.get(key) !== fn.get(key)) lines.push(`~ output ${key}: ${fo.get(key) ?? "(none)"} -> ${fn.get(key) ?? "(none)"}`);
-    }
+    for (const [key, change] of diffFields(before.outputs, after.outputs)) lines.push(`~ output ${key}: ${change}`);
     return lines.length > max ? [...lines.slice(0, max), `… and ${lines.length - max} more differences`] : lines;
 }

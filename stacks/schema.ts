@@ -345,14 +345,6 @@ export const stackConfigSchema = z
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 /** The stack configuration with every default filled in. */
 export type StackConfig = z.output<typeof stackConfigSchema>;
-export type BaseVariant = StackConfig["bases"][number];
-export type ServiceConfig = StackConfig["services"][number];
-export type ModelConfig = StackConfig["models"][number];
-export type ModelCacheConfig = StackConfig["modelCache"];
-export type SyncConfig = StackConfig["sync"];
-export type RegistryConfig = StackConfig["registry"];
-export type MonitoringConfig = StackConfig["monitoring"];
-export type LocalConfig = StackConfig["local"];
 
 export function cpuCount(cpu: string): number {
     return cpu.endsWith("m") ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);

@@ -122,18 +122,18 @@ describe("operations", () => {
     describe("protections by environment", () => {
         it("protects and retains the bucket, and keeps Cloud Run and the registry in prod", () => {
             const bucket = one(prod, "gcp:storage/bucket:Bucket", "model-cache-bucket");
-            expect([bucket.protect, bucket.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([true, true, false]);
+            expect([bucket.options.protect, bucket.options.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([true, true, false]);
             expect(one(prod, "gcp:cloudrunv2/service:Service", "embeddings-service").inputs.deletionProtection).to.equal(true);
             expect(one(prod, "gcp:cloudrunv2/job:Job", "model-sync-job").inputs.deletionProtection).to.equal(true);
-            for (const repo of byType(prod, "gcp:artifactregistry/repository:Repository")) expect(repo.retainOnDelete, repo.name).to.equal(true);
+            for (const repo of byType(prod, "gcp:artifactregistry/repository:Repository")) expect(repo.options.retainOnDelete, repo.name).to.equal(true);
         });
 
         it("leaves dev disposable so pulumi destroy works", () => {
             const bucket = one(dev, "gcp:storage/bucket:Bucket", "model-cache-bucket");
-            expect([bucket.protect, bucket.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([undefined, undefined, true]);
+            expect([bucket.options.protect, bucket.options.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([undefined, undefined, true]);
             expect(one(dev, "gcp:cloudrunv2/service:Service", "embeddings-service").inputs.deletionProtection).to.equal(false);
             expect(one(dev, "gcp:cloudrunv2/job:Job", "model-sync-job").inputs.deletionProtection).to.equal(false);
-            expect(dev.resources.filter((r) => r.protect || r.retainOnDelete).map((r) => r.name)).to.deep.equal([]);
+            expect(dev.resources.filter((r) => r.options.protect || r.options.retainOnDelete).map((r) => r.name)).to.deep.equal([]);
         });
     });
 

@@ -1,3 +1,5 @@
+import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { unknownCheckingProxy, UnknownValueError } from "@pulumi/policy";
 import { expect } from "chai";
 import { warmstartPolicies } from "../policy/policies";
 import { evaluatePolicies, PolicyConfig, ResourceLike, resourceRules, stackRules } from "../policy/rules";
@@ -73,9 +75,29 @@ describe("policy pack", () => {
         expect(evaluatePolicies(asResources(plan), { publicServices: ["ws-dev-custom-ops"] })).to.deep.equal([]);
     });
 
-    it("skips images the engine does not know yet (preview)", () => {
-        const preview: ResourceLike = { type: "gcp:cloudrunv2/service:Service", name: "svc", props: { template: { ...goodService.template, containers: [{ ...goodService.template.containers[0], image: undefined }] } } };
-        expect(evaluatePolicies([preview], none)).to.deep.equal([]);
+    // @pulumi/policy server.js wraps props in unknownCheckingProxy: reading a value unknown at preview
+    // throws UnknownValueError, which CrossGuard reports as an advisory "can't run policy during preview".
+    it("leaves an image unknown at preview to CrossGuard: reading it throws UnknownValueError, and nothing is reported", async () => {
+        const policies = new Map(warmstartPolicies().map((p) => [p.name, p]));
+        const byDigest = policies.get("deploy-by-digest") as { validateResource: (a: unknown, r: (m: string) => void) => void | Promise<void> };
+        const run = async (image: string) => {
+            const props = unknownCheckingProxy({ template: { ...goodService.template, containers: [{ ...goodService.template.containers[0], image }] } });
+            const reported: string[] = [];
+            try {
+                await byDigest.validateResource({ type: "gcp:cloudrunv2/service:Service", name: "svc", urn: "urn:svc", props, getConfig: () => ({}) }, (m) => reported.push(m));
+                return { reported };
+            } catch (err) {
+                return { reported, thrown: err };
+            }
+        };
+        // The engine sends an unknown string as this sentinel; the policy server passes it through.
+        const atPreview = await run(unknownValue);
+        expect(atPreview.thrown).to.be.instanceOf(UnknownValueError);
+        expect((atPreview.thrown as Error).message).to.include("template.containers.0.image");
+        expect(atPreview.reported).to.deep.equal([]);
+        // Once known, the same rule decides: a digest passes, a tag is a violation.
+        expect(await run(`r/api:dev@${digest}`)).to.deep.equal({ reported: [] });
+        expect((await run("r/api:dev")).reported).to.have.length(1);
     });
 
     it("reports through CrossGuard's validateResource and validateStack", async () => {

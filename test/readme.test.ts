@@ -1,9 +1,11 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { REPO_ROOT } from "../scripts/evaluate";
+import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
+import { renderTree } from "../scripts/plan";
 import { CONFIG_KEYS } from "../stacks/load";
 import { stackConfigSchema } from "../stacks/schema";
 
@@ -40,12 +42,37 @@ describe("documentation", () => {
         for (const [key, decl] of Object.entries(project.config)) expect(decl.description?.trim().length ?? 0, key).to.be.greaterThan(0);
     });
 
-    it("gives the newcomer commands the scripts define", () => {
-        const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
-        expect(readme).to.include("npm ci && npm run plan -- dev");
-        expect(readme).to.include("npm test");
-        expect(pkg.scripts.plan).to.be.a("string");
-        expect(pkg.scripts.test).to.be.a("string");
-        expect(fs.readFileSync(path.join(REPO_ROOT, ".ci/run"), "utf8")).to.match(/^npm test$/m);
+    describe("the two commands", () => {
+        const block = /## Two commands[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+        const commands = block.split("\n").map((l) => l.replace(/#.*$/, "").trim()).filter(Boolean);
+        const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+
+        it("are the README's install-and-plan and test commands", () => {
+            expect(commands).to.deep.equal(["npm ci && npm run plan -- dev", "npm test"]);
+        });
+
+        it("install from a lockfile that matches package.json (what npm ci refuses otherwise)", () => {
+            const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { dependencies?: Record<string, string>; devDependencies?: Record<string, string> }> };
+            expect(lock.packages[""].dependencies).to.deep.equal(pkg.dependencies);
+            expect(lock.packages[""].devDependencies).to.deep.equal(pkg.devDependencies);
+        });
+
+        it("plan the dev stack as written, printing its whole graph", async function () {
+            this.timeout(120000);
+            // The install step is the lockfile check above; the rest runs as a newcomer types it.
+            const [install, plan] = commands[0].split("&&").map((c) => c.trim());
+            expect(install).to.equal("npm ci");
+            const run = spawnSync("sh", ["-c", plan], { cwd: REPO_ROOT, encoding: "utf8" });
+            expect(run.status, run.stderr).to.equal(0);
+            expect(run.stdout).to.include(`${renderTree(await evaluateStack("dev"))}\n`);
+        });
+
+        it("test with the script CI runs", () => {
+            expect(commands[1]).to.equal("npm test");
+            // The suite itself is not run from inside the suite: CI's entry point runs this command.
+            const ci = fs.readFileSync(path.join(REPO_ROOT, ".ci/run"), "utf8");
+            expect(ci.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#")).pop()).to.equal(commands[1]);
+            expect(pkg.scripts.test.split("&&").map((c) => c.trim())).to.include.members(["npm run build", "npm run lint", "mocha"]);
+        });
     });
 });
