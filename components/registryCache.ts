@@ -1,7 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import type * as dockerBuild from "@pulumi/docker-build";
-import { artifactRegistryCredentials, ImageRegistry } from "./buildSettings";
+import { ImageRegistry } from "./buildSettings";
 import { MAX_LENGTH, resourceId } from "./naming";
 
 export interface UpstreamRegistry {
@@ -141,11 +140,6 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
     /** The BuildKit registry cache of one image. */
     cacheRef(image: string): pulumi.Output<string> {
         return pulumi.interpolate`${this.cacheRepository}/${image}:buildcache`;
-    }
-
-    /** Push credentials for Artifact Registry: a short-lived token of the deploying identity. */
-    credentials(): dockerBuild.types.input.RegistryArgs[] {
-        return artifactRegistryCredentials(this.host, { parent: this });
     }
 
     /** Lets a member pull our images, e.g. another project's Cloud Run service agent. */

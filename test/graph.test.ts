@@ -52,13 +52,27 @@ describe("the graph (dev stack under mocks)", function () {
             expect(runtime.inputs.buildArgs).to.include({ CUDA_FLAVOR: "runtime", CUDA_VERSION: "12.8.1", UBUNTU_VERSION: "24.04", PYTHON_VERSION: "3.12", TORCH_VERSION: "2.7.1", TORCH_INDEX_URL: "https://download.pytorch.org/whl/cu128" });
         });
 
-        it("pushes linux/amd64 with Artifact Registry credentials and a tag naming the versions", () => {
+        it("pushes linux/amd64 with a tag naming the versions", () => {
             const runtime = one(plan, IMAGE, "bases-runtime");
             expect(runtime.inputs.push).to.equal(true);
             expect(runtime.inputs.platforms).to.deep.equal(["linux/amd64"]);
-            expect(get(runtime.inputs, "registries.0.address")).to.equal("europe-west1-docker.pkg.dev");
-            expect(get(runtime.inputs, "registries.0.username")).to.equal("oauth2accesstoken");
             expect(runtime.inputs.tags).to.deep.equal(["europe-west1-docker.pkg.dev/warmstart-dev/ws-dev-images/cuda-runtime:cuda12.8.1-ubuntu24.04-py3.12-torch2.7.1-runtime"]);
+        });
+
+        it("never builds on preview, in every stack", async () => {
+            // pulumi-docker-build provider/internal/image.go: buildOnPreview defaults to true; only an
+            // explicit false keeps a pull request's preview from building CUDA images.
+            for (const p of [plan, await evaluateStack("project-example")]) {
+                for (const image of byType(p, IMAGE)) expect(image.inputs.buildOnPreview, `${p.stack} ${image.name}`).to.equal(false);
+            }
+        });
+
+        it("passes no registry token: pushes authenticate through the host's credential helper", async () => {
+            // pulumi-docker-build provider/internal/image.go Delete: a deleted image's registries come from
+            // state, so a stored token is reused long after it expired (and the delete error is dropped).
+            for (const p of [plan, await evaluateStack("project-example")]) {
+                for (const image of byType(p, IMAGE)) expect(image.inputs.registries, `${p.stack} ${image.name}`).to.equal(undefined);
+            }
         });
 
         it("reads and writes a registry cache in max mode", () => {
