@@ -63,6 +63,8 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
     /** Mirror prefixes by upstream name (`dockerhub` and each configured upstream). */
     readonly mirrors: Record<string, pulumi.Output<string>>;
     readonly remoteRepositories: gcp.artifactregistry.Repository[];
+    /** The remote repository of each upstream, by upstream name. */
+    private readonly remotes: Record<string, gcp.artifactregistry.Repository> = {};
     readonly images: gcp.artifactregistry.Repository;
     readonly caches: gcp.artifactregistry.Repository;
 
@@ -89,6 +91,7 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
                 remoteRepositoryConfig: { description: u.description, dockerRepository: u.remote },
             }, { parent: this, retainOnDelete: args.retainOnDelete });
             this.mirrors[u.name] = this.pathOf(repo);
+            this.remotes[u.name] = repo;
             return repo;
         });
 
@@ -153,15 +156,25 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
         }, { parent: this });
     }
 
-    /** Lets a member push images and build caches, e.g. a project stack's deployer. */
+    /**
+     * Lets a member build here, e.g. a project stack's deployer: push images and build caches, and
+     * pull through every mirror, since the images it builds start `FROM <mirror>/…` (the sync
+     * image from `library/node`). Reading through a remote repository needs
+     * roles/artifactregistry.reader on that repository; write on the others does not grant it.
+     */
     grantPush(name: string, member: pulumi.Input<string>): gcp.artifactregistry.RepositoryIamMember[] {
-        return [this.images, this.caches].map((repo, i) => new gcp.artifactregistry.RepositoryIamMember(`${name}-${i === 0 ? "images" : "caches"}`, {
+        const grant = (suffix: string, repo: gcp.artifactregistry.Repository, role: string) => new gcp.artifactregistry.RepositoryIamMember(`${name}-${suffix}`, {
             project: repo.project,
             location: repo.location,
             repository: repo.repositoryId,
-            role: "roles/artifactregistry.writer",
+            role,
             member,
-        }, { parent: this }));
+        }, { parent: this });
+        return [
+            grant("images", this.images, "roles/artifactregistry.writer"),
+            grant("caches", this.caches, "roles/artifactregistry.writer"),
+            ...Object.entries(this.remotes).map(([upstream, repo]) => grant(`mirror-${upstream}`, repo, "roles/artifactregistry.reader")),
+        ];
     }
 
     // Built from the repository's outputs so everything that uses a path depends on the repository.
