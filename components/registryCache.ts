@@ -21,6 +21,10 @@ export interface RegistryCacheArgs {
     cacheRetentionDays: number;
     /** This many newest cache manifests per package are kept whatever their age. */
     keepRecentCaches: number;
+    /** Untagged versions in the image and mirror repositories older than this many days are deleted. */
+    untaggedRetentionDays: number;
+    /** This many newest versions per image are kept in those repositories whatever their age. */
+    keepRecentVersions: number;
     /** Keep the repositories (and the images and caches in them) when they leave the stack. */
     retainOnDelete?: boolean;
     /** Members given read on the image repository (e.g. other projects' Cloud Run service agents). */
@@ -45,6 +49,20 @@ export function cacheCleanupPolicies(retentionDays: number, keepRecent: number):
     return [
         { id: "delete-stale-caches", action: "DELETE", condition: { tagState: "ANY", olderThan: daysToDuration(retentionDays) } },
         { id: "keep-newest-caches", action: "KEEP", mostRecentVersions: { keepCount: keepRecent } },
+    ];
+}
+
+/**
+ * Cleanup policies of the image repository and the mirrors: a rebuilt image (a new CUDA base, a
+ * service built again under its stack tag) leaves the previous version untagged, and a mirrored
+ * tag that moved upstream leaves its old copy untagged; those go after the retention. The newest
+ * few versions of each image stay whatever their tags, so a rollback to the previous revision (or a
+ * project still built on the previous base digest) finds its image.
+ */
+export function imageCleanupPolicies(untaggedRetentionDays: number, keepRecent: number): gcp.types.input.artifactregistry.RepositoryCleanupPolicy[] {
+    return [
+        { id: "delete-old-untagged", action: "DELETE", condition: { tagState: "UNTAGGED", olderThan: daysToDuration(untaggedRetentionDays) } },
+        { id: "keep-newest-versions", action: "KEEP", mostRecentVersions: { keepCount: keepRecent } },
     ];
 }
 
@@ -80,6 +98,8 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
         }
 
         this.mirrors = {};
+        // Dry run off: the policies delete, rather than only report what they would delete.
+        const imageCleanup = { cleanupPolicyDryRun: false, cleanupPolicies: imageCleanupPolicies(args.untaggedRetentionDays, args.keepRecentVersions) };
         this.remoteRepositories = upstreams.map((u) => {
             const repo = new gcp.artifactregistry.Repository(`${name}-${u.name}`, {
                 project: args.project,
@@ -89,6 +109,7 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
                 mode: "REMOTE_REPOSITORY",
                 description: u.description,
                 remoteRepositoryConfig: { description: u.description, dockerRepository: u.remote },
+                ...imageCleanup,
             }, { parent: this, retainOnDelete: args.retainOnDelete });
             this.mirrors[u.name] = this.pathOf(repo);
             this.remotes[u.name] = repo;
@@ -102,6 +123,7 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
             format: "DOCKER",
             mode: "STANDARD_REPOSITORY",
             description: "CUDA bases and service images, deployed by digest",
+            ...imageCleanup,
         }, { parent: this, retainOnDelete: args.retainOnDelete });
         this.imageRepository = this.pathOf(this.images);
 

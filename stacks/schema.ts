@@ -70,6 +70,10 @@ export const registrySchema = z.strictObject({
     cacheRetentionDays: z.number().int().min(1).max(365).default(14),
     /** The newest cache manifests kept whatever their age. */
     keepRecentCaches: z.number().int().min(1).max(100).default(5),
+    /** Untagged image versions (superseded builds, stale mirrored copies) older than this are deleted. */
+    untaggedRetentionDays: z.number().int().min(1).max(365).default(14),
+    /** The newest versions of each image kept whatever their age or tags (rollback, older digests). */
+    keepRecentVersions: z.number().int().min(1).max(100).default(5),
     /** Members that may pull our images, e.g. other projects' Cloud Run service agents (platform layer). */
     readers: z.array(iamMember).default([]),
     /** Members that may push images and caches, e.g. project stacks' deployers (platform layer). */

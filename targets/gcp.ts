@@ -20,6 +20,7 @@ export function gcpRegistry(cfg: StackConfig, prefix: string): RegistryCache {
     return new RegistryCache("registry", {
         project: projectOf(cfg), region: cfg.region, idPrefix: prefix, upstreams: cfg.registry.upstreams, readers: cfg.registry.readers,
         writers: cfg.registry.writers, cacheRetentionDays: cfg.registry.cacheRetentionDays, keepRecentCaches: cfg.registry.keepRecentCaches,
+        untaggedRetentionDays: cfg.registry.untaggedRetentionDays, keepRecentVersions: cfg.registry.keepRecentVersions,
         retainOnDelete: cfg.deletionProtection,
     });
 }

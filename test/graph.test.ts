@@ -34,11 +34,24 @@ describe("the graph (dev stack under mocks)", function () {
             expect(policies).to.deep.include({ id: "keep-newest-caches", action: "KEEP", mostRecentVersions: { keepCount: 3 } });
         });
 
+        it("deletes old untagged versions of our images and of mirrored ones, keeping the newest", () => {
+            // A rebuilt CUDA base leaves the previous multi-GB version untagged: without a policy it stays forever.
+            for (const name of ["registry-images", "registry-dockerhub"]) {
+                const repo = one(plan, REPO, name);
+                expect(repo.inputs.cleanupPolicyDryRun, name).to.equal(false);
+                expect(repo.inputs.cleanupPolicies, name).to.deep.equal([
+                    { id: "delete-old-untagged", action: "DELETE", condition: { tagState: "UNTAGGED", olderThan: `${7 * 86400}s` } },
+                    { id: "keep-newest-versions", action: "KEEP", mostRecentVersions: { keepCount: 3 } },
+                ]);
+            }
+        });
+
         it("creates a remote repository per extra upstream", async () => {
             const p = await evaluateWith({ "warmstart:registry": { upstreams: [{ name: "nvcr", uri: "https://nvcr.io" }] } });
             const nvcr = one(p, REPO, "registry-nvcr");
             expect(get(nvcr.inputs, "remoteRepositoryConfig.dockerRepository.customRepository.uri")).to.equal("https://nvcr.io");
             expect(nvcr.inputs.repositoryId).to.equal("ws-dev-nvcr");
+            expect(get(nvcr.inputs, "cleanupPolicies.0.condition.tagState")).to.equal("UNTAGGED");
         });
     });
 
