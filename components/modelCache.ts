@@ -13,6 +13,8 @@ export interface ModelCacheArgs {
     revisionRetentionDays: number;
     /** Days an abandoned download under `.staging/` is kept. */
     stagingRetentionDays: number;
+    /** Days a deleted object stays restorable (Cloud Storage soft delete); 0 turns it off. */
+    softDeleteRetentionDays: number;
     /**
      * Prod: the bucket is protected (Pulumi refuses to delete it) and kept in GCP when removed
      * from the stack. Dev: `pulumi destroy` deletes it with its objects.
@@ -23,11 +25,26 @@ export interface ModelCacheArgs {
 /** Prefix the sync job downloads into before publishing; never read by services. */
 export const STAGING_PREFIX = ".staging/";
 
+/** The published pair a rollback restores (docs/model-cache-contract.md). */
+export const PUBLISHED_OBJECTS = ["manifest.json", ".done"];
+
 /**
- * Lifecycle of the cache: abandoned staging downloads go after a day or so, and superseded
- * versions of overwritten objects (manifest.json, .done) after the revision retention — long
- * enough to roll back to the previous manifest. Removing unreferenced revision directories is
- * the sync job's work: only it knows which revisions the manifest still names.
+ * Everything else the sync writes, by top-level prefix: the model directories (Hugging Face,
+ * Ollama, plain URLs, sentence-transformers), staging, and its lock and state files (`.sync…`).
+ */
+export const MODEL_PREFIXES = ["huggingface/", "ollama/", "url/", "sentence-transformers/"];
+export const SYNC_PREFIXES = [STAGING_PREFIX, ".sync"];
+
+/** Superseded model files outlive their deletion by this long, and no longer. */
+export const NONCURRENT_MODEL_DAYS = 1;
+
+/**
+ * Lifecycle of the cache. Abandoned staging downloads go after the staging retention. With
+ * versioning, a superseded `manifest.json` or `.done` is kept for the revision retention (the
+ * rollback window); a superseded or deleted model file, staged download or sync file for a day
+ * only — the sync itself keeps unreferenced revision directories for the retention, so keeping
+ * their noncurrent copies as long again would pay for every multi-GB revision twice. Removing
+ * unreferenced revision directories is the sync job's work: only it knows what the manifest names.
  */
 export function modelCacheLifecycle(args: Pick<ModelCacheArgs, "hierarchicalNamespace" | "revisionRetentionDays" | "stagingRetentionDays">): gcp.types.input.storage.BucketLifecycleRule[] {
     const rules: gcp.types.input.storage.BucketLifecycleRule[] = [
@@ -35,9 +52,21 @@ export function modelCacheLifecycle(args: Pick<ModelCacheArgs, "hierarchicalName
         { action: { type: "AbortIncompleteMultipartUpload" }, condition: { age: args.stagingRetentionDays } },
     ];
     if (!args.hierarchicalNamespace) {
-        rules.push({ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: args.revisionRetentionDays, withState: "ARCHIVED" } });
+        rules.push(
+            { action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: args.revisionRetentionDays, withState: "ARCHIVED", matchesPrefixes: PUBLISHED_OBJECTS } },
+            { action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: NONCURRENT_MODEL_DAYS, withState: "ARCHIVED", matchesPrefixes: [...MODEL_PREFIXES, ...SYNC_PREFIXES] } },
+        );
     }
     return rules;
+}
+
+/**
+ * Cloud Storage soft delete (on by default, 7 days) keeps every deleted or overwritten object,
+ * billed, on top of versioning: 0 turns it off, which the cache can afford since the sync can
+ * fetch any model again.
+ */
+export function softDeletePolicy(days: number): gcp.types.input.storage.BucketSoftDeletePolicy {
+    return { retentionDurationSeconds: days * 86400 };
 }
 
 /**
@@ -62,6 +91,7 @@ export class ModelCache extends pulumi.ComponentResource {
             // do not support it.
             versioning: { enabled: !args.hierarchicalNamespace },
             lifecycleRules: modelCacheLifecycle(args),
+            softDeletePolicy: softDeletePolicy(args.softDeleteRetentionDays),
             forceDestroy: !args.protect,
             labels: { "warmstart-role": "model-cache" },
         }, { parent: this, protect: args.protect, retainOnDelete: args.protect });

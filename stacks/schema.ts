@@ -181,6 +181,8 @@ export const modelCacheSchema = z.strictObject({
     revisionRetentionDays: z.number().int().min(1).max(365).default(7),
     /** Days an abandoned download under `.staging/` is kept before the bucket deletes it. */
     stagingRetentionDays: z.number().int().min(1).max(30).default(1),
+    /** Days a deleted object stays restorable (soft delete); 0, the default, turns it off. */
+    softDeleteRetentionDays: z.number().int().refine((d) => d === 0 || (d >= 7 && d <= 90), "must be 0 (off) or 7 to 90 days, the range Cloud Storage accepts").default(0),
 });
 
 export const syncSchema = z.strictObject({

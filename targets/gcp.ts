@@ -31,7 +31,7 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
         project, bucketName: bucketName(cfg.modelCache.bucketPrefix, project, stack),
         location: cfg.modelCache.location ?? cfg.region, hierarchicalNamespace: cfg.modelCache.hierarchicalNamespace,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays, stagingRetentionDays: cfg.modelCache.stagingRetentionDays,
-        protect: cfg.deletionProtection,
+        softDeleteRetentionDays: cfg.modelCache.softDeleteRetentionDays, protect: cfg.deletionProtection,
     });
 
     const sync = new ModelSyncJob("model-sync", {

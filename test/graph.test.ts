@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
 import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
-import { byType, dependsOn, devConfigWith, evaluateWith, get, one, Plan, PlannedResource } from "./support/plan";
+import { byType, dependsOn, devConfigWith, evaluateWith, expectRejected, get, one, Plan, PlannedResource } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";
 const REPO = "gcp:artifactregistry/repository:Repository";
@@ -167,11 +167,24 @@ describe("the graph (dev stack under mocks)", function () {
             expect(bucket.inputs).to.include({ uniformBucketLevelAccess: true, publicAccessPrevention: "enforced", location: "europe-west1", name: "warmstart-models-warmstart-dev-dev" });
         });
 
-        it("expires staging leftovers and superseded versions", () => {
-            const rules = one(plan, BUCKET, "model-cache-bucket").inputs.lifecycleRules as Record<string, unknown>[];
+        it("expires staging leftovers, keeps superseded manifests for the rollback window and superseded model files a day", () => {
+            const rules = one(plan, BUCKET, "model-cache-bucket").inputs.lifecycleRules as { action: unknown; condition: Record<string, unknown> }[];
             expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { age: 1, matchesPrefixes: [".staging/"] } });
-            expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: 3, withState: "ARCHIVED" } });
+            expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: 3, withState: "ARCHIVED", matchesPrefixes: ["manifest.json", ".done"] } });
+            expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: 1, withState: "ARCHIVED", matchesPrefixes: ["huggingface/", "ollama/", "url/", "sentence-transformers/", ".staging/", ".sync"] } });
+            // A noncurrent rule over every object would keep each replaced multi-GB revision for the whole window.
+            expect(rules.filter((r) => r.condition.withState === "ARCHIVED" && r.condition.matchesPrefixes === undefined)).to.deep.equal([]);
             expect(get(one(plan, BUCKET, "model-cache-bucket").inputs, "versioning.enabled")).to.equal(true);
+        });
+
+        it("turns soft delete off unless the stack asks for it", async () => {
+            // Cloud Storage soft-deletes for 7 days unless the policy says 0 (terraform-provider-google
+            // google_storage_bucket soft_delete_policy: "To disable the soft delete policy ... set to 0").
+            expect(get(one(plan, BUCKET, "model-cache-bucket").inputs, "softDeletePolicy")).to.deep.equal({ retentionDurationSeconds: 0 });
+            const p = await evaluateWith({ "warmstart:modelCache": { softDeleteRetentionDays: 7 } });
+            expect(get(one(p, BUCKET, "model-cache-bucket").inputs, "softDeletePolicy.retentionDurationSeconds")).to.equal(7 * 86400);
+            // 1-6 days is refused by the API; say so before anything is created.
+            expect(await expectRejected({ "warmstart:modelCache": { softDeleteRetentionDays: 3 } })).to.include("warmstart:modelCache.softDeleteRetentionDays: must be 0 (off) or 7 to 90 days");
         });
 
         it("turns on the hierarchical namespace, without versioning, when asked", async () => {
