@@ -24,6 +24,8 @@ export interface PlannedResource {
     /** Resource options that decide what `pulumi destroy` may do. */
     protect?: boolean;
     retainOnDelete?: boolean;
+    /** Custom timeouts the engine gives the provider (only those set). */
+    customTimeouts?: { create?: string; update?: string; delete?: string };
     /** Mocked state after creation: inputs plus the computed outputs the mocks fill in. */
     state: Record<string, unknown>;
 }
@@ -148,6 +150,13 @@ interface RegisterRequest {
     getDependenciesList(): string[];
     getProtect(): boolean;
     getRetainondelete(): boolean;
+    getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
+}
+
+function timeoutsOf(req: RegisterRequest): PlannedResource["customTimeouts"] {
+    const t = req.getCustomtimeouts();
+    const set = Object.entries({ create: t?.getCreate(), update: t?.getUpdate(), delete: t?.getDelete() }).filter(([, v]) => v !== undefined && v !== "");
+    return set.length > 0 ? Object.fromEntries(set) : undefined;
 }
 
 /** Runs index.ts for a stack config under mocks and records what it registers. */
@@ -187,6 +196,7 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { previe
             inputs,
             protect: req.getProtect() || undefined,
             retainOnDelete: req.getRetainondelete() || undefined,
+            customTimeouts: timeoutsOf(req),
             state: {},
         };
         recorded.push(entry);

@@ -11,6 +11,7 @@ export interface JsonResource {
     inputs: Record<string, unknown>;
     protect?: boolean;
     retainOnDelete?: boolean;
+    customTimeouts?: Record<string, string>;
 }
 
 export interface JsonPlan {
@@ -39,6 +40,7 @@ export function toJsonPlan(plan: Plan): JsonPlan {
                 urn: r.urn, type: r.type, name: r.name, parent: r.parent, dependencies: [...r.dependencies].sort(),
                 inputs: redact(r.inputs) as Record<string, unknown>,
                 ...(r.protect ? { protect: true } : {}), ...(r.retainOnDelete ? { retainOnDelete: true } : {}),
+                ...(r.customTimeouts ? { customTimeouts: r.customTimeouts } : {}),
             })),
         outputs: redact(plan.outputs) as Record<string, unknown>,
     };

@@ -45,7 +45,7 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
         ...svc, project, region: cfg.region, image: serviceImages[i], modelCache,
         serviceName: cloudRunName(prefix, svc.name),
         accountId: serviceAccountId(cfg.namePrefix, stack, svc.name), deletionProtection: cfg.deletionProtection,
-        startAfter: cfg.sync.seedOnCreate ? [sync.job] : [],
+        startAfter: sync.seed !== undefined ? [sync.seed] : [],
     }));
 
     if (cfg.monitoring.enabled) {

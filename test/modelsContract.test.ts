@@ -36,7 +36,8 @@ describe("models list contract (stack config and sync program)", () => {
 // The bucket's lifecycle names the cache's top-level prefixes; the sync program decides them.
 describe("cache layout contract (bucket lifecycle and sync program)", () => {
     const rules = modelCacheLifecycle({ hierarchicalNamespace: false, revisionRetentionDays: 14, stagingRetentionDays: 1 });
-    const noncurrent = rules.filter((r) => r.condition.withState === "ARCHIVED") as { condition: { daysSinceNoncurrentTime: number; matchesPrefixes?: string[] } }[];
+    type Rule = { condition: { withState?: string; daysSinceNoncurrentTime: number; matchesPrefixes?: string[] } };
+    const noncurrent = (rules as Rule[]).filter((r) => r.condition.withState === "ARCHIVED");
     const daysKept = (object: string) => noncurrent.filter((r) => (r.condition.matchesPrefixes ?? [""]).some((p) => object.startsWith(p))).map((r) => r.condition.daysSinceNoncurrentTime);
     const env = modelCacheEnv("");
 
