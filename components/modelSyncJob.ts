@@ -69,12 +69,19 @@ export function seedRunTimeout(timeoutSeconds: number, maxRetries: number): stri
     return `${Math.ceil(((maxRetries + 1) * timeoutSeconds) / 60) + 15}m`;
 }
 
+/**
+ * Files the sync downloads at once, across all models. Set here, not left to the program's
+ * default, because the job's memory is sized for it (stacks/schema.ts, `sync.memory`).
+ */
+export const SYNC_CONCURRENCY = 4;
+
 /** The environment of the sync program (its contract: images/model-sync). */
 export function syncJobEnv(args: Pick<ModelSyncJobArgs, "models" | "revisionRetentionDays">): Record<string, string> {
     return {
         MODELS_JSON: JSON.stringify(args.models),
         MODEL_CACHE_PATH: MODEL_MOUNT_PATH,
         REVISION_RETENTION_DAYS: String(args.revisionRetentionDays),
+        SYNC_CONCURRENCY: String(SYNC_CONCURRENCY),
     };
 }
 

@@ -194,7 +194,14 @@ export const syncSchema = z.strictObject({
     /** Retries of a failed task within one execution. */
     maxRetries: z.number().int().min(0).max(10).default(2),
     cpu: cpu.default("2"),
-    memory: memory.default("4Gi"),
+    /**
+     * Cloud Run's filesystem is memory, and gcsfuse stages a whole file in its temp dir there
+     * whenever it cannot stream the write. Worst case, the 4 files downloaded at once
+     * (SYNC_CONCURRENCY) are all staged: for the dev models bge-m3's model.safetensors (2.27 GB)
+     * and llama3.2:1b's weights (1.32 GB), 3.4 GiB, plus ~1 GiB for Node and gcsfuse's buffers and
+     * caches — over 4Gi. 8Gi leaves ~3.5 GiB of margin and is the most 2 vCPU may have.
+     */
+    memory: memory.default("8Gi"),
     /** Build context of the sync program's image. */
     context: relativePath.default("images/model-sync"),
     /**

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
 import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
+import { memoryMiB } from "../stacks/schema";
 import { byType, dependsOn, devConfigWith, evaluateWith, expectRejected, get, one, Plan, PlannedResource } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";
@@ -278,6 +279,19 @@ describe("the graph (dev stack under mocks)", function () {
             expect(envs.find((e) => e.name === "MODEL_CACHE_PATH")?.value).to.equal("/models");
             expect(tmpl.timeout).to.equal("3600s");
             expect(tmpl.maxRetries).to.equal(1);
+        });
+
+        it("has the memory to stage every file in flight, should gcsfuse fall back from streaming writes", () => {
+            // gcsfuse docs/semantics.md: a write it cannot stream is staged whole in its temp dir,
+            // which on Cloud Run is memory. Largest files of the dev models, as the Hub and the Ollama library list them.
+            const largestFiles = [2.27e9 /* bge-m3 model.safetensors */, 1.32e9 /* llama3.2:1b weights */];
+            const tmpl = get(one(plan, JOB, "model-sync-job").inputs, "template.template") as Record<string, unknown>;
+            const envs = get(tmpl, "containers.0.envs") as { name: string; value: string }[];
+            const concurrency = Number(envs.find((e) => e.name === "SYNC_CONCURRENCY")?.value);
+            expect(concurrency).to.equal(4);
+            const stagedMiB = largestFiles.slice(0, concurrency).reduce((a, b) => a + b, 0) / 2 ** 20;
+            const runtimeMiB = 1024; // Node, download buffers, gcsfuse's buffers and caches
+            expect(memoryMiB(String(get(tmpl, "containers.0.resources.limits.memory")))).to.be.at.least(1.5 * (stagedMiB + runtimeMiB));
         });
 
         it("writes with its own account, granted objectUser on the bucket only", () => {
