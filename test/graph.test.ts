@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
 import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
+import { STARTUP_PROBE_LIMIT_SECONDS } from "../components/modelService";
 import { memoryMiB } from "../stacks/schema";
 import { byType, dependsOn, devConfigWith, evaluateWith, expectRejected, get, one, Plan, PlannedResource } from "./support/plan";
 
@@ -240,6 +241,21 @@ describe("the graph (dev stack under mocks)", function () {
         it("probes the health endpoint", () => {
             expect(get(svc.inputs, "template.containers.0.startupProbe.httpGet.path")).to.equal("/healthz");
             expect(get(svc.inputs, "template.containers.0.livenessProbe.httpGet.path")).to.equal("/healthz");
+        });
+
+        it("keeps each startup probe within what Cloud Run accepts for its kind of service", () => {
+            // Cloud Run docs, "Configure container health checks": failureThreshold × periodSeconds may not
+            // exceed 240 s without a GPU; the deploy is refused otherwise.
+            const window = (s: PlannedResource) => {
+                const probe = get(s.inputs, "template.containers.0.startupProbe") as { periodSeconds: number; failureThreshold: number; timeoutSeconds: number };
+                expect(probe.timeoutSeconds).to.be.at.most(probe.periodSeconds);
+                return probe.periodSeconds * probe.failureThreshold;
+            };
+            const cpuOnly = one(plan, SERVICE, "custom-ops-service");
+            expect(get(cpuOnly.inputs, "template.nodeSelector")).to.equal(undefined);
+            expect(window(cpuOnly)).to.be.within(60, STARTUP_PROBE_LIMIT_SECONDS.cpu);
+            // The GPU service keeps a longer window for a cold load of its model.
+            expect(window(svc)).to.be.above(STARTUP_PROBE_LIMIT_SECONDS.cpu).and.at.most(STARTUP_PROBE_LIMIT_SECONDS.gpu);
         });
 
         it("requests an L4 GPU with always-on CPU and no zonal redundancy", () => {
