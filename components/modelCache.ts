@@ -69,6 +69,28 @@ export function softDeletePolicy(days: number): gcp.types.input.storage.BucketSo
     return { retentionDurationSeconds: days * 86400 };
 }
 
+/** What the previous deploy recorded of the bucket; undefined fields are unknown. */
+export interface DeployedBucket {
+    bucketName?: unknown;
+    hierarchicalNamespace?: unknown;
+}
+
+/**
+ * Refuses to switch the hierarchical namespace of a bucket that exists: Cloud Storage sets it at
+ * creation only, so the provider would replace the bucket — refused in prod (protected), and
+ * in dev a delete of every cached model, or a create that fails because the name is taken. A new
+ * bucket name (another bucketPrefix) is a new bucket, and may have either setting.
+ */
+export function checkHierarchicalNamespace(deployed: DeployedBucket, bucketName: string, wanted: boolean): void {
+    if (deployed.bucketName !== bucketName || typeof deployed.hierarchicalNamespace !== "boolean") return;
+    if (deployed.hierarchicalNamespace === wanted) return;
+    throw new Error(
+        `warmstart:modelCache.hierarchicalNamespace: cannot change from ${String(deployed.hierarchicalNamespace)} to ${String(wanted)} (value ${String(wanted)}) ` +
+        `on the existing bucket ${bucketName}: Cloud Storage sets it when a bucket is created. Keep ${String(deployed.hierarchicalNamespace)}, ` +
+        `or set warmstart:modelCache.bucketPrefix to move the cache to a new bucket (the sync fills it; remove the old one yourself).`,
+    );
+}
+
 /**
  * The GCS bucket that holds the models: private (uniform access, public access prevention
  * enforced), reached only through the grants made with `grantRead` and `grantWrite`.

@@ -159,13 +159,20 @@ function timeoutsOf(req: RegisterRequest): PlannedResource["customTimeouts"] {
     return set.length > 0 ? Object.fromEntries(set) : undefined;
 }
 
-/** Runs index.ts for a stack config under mocks and records what it registers. */
-export async function evaluate(stack: string, config: FlatConfig, opts: { preview?: boolean; stackReferences?: StackOutputs } = {}): Promise<Plan> {
+/** The organization offline stacks live in (the local backend's). */
+export const ORGANIZATION = "organization";
+
+/**
+ * Runs index.ts for a stack config under mocks and records what it registers. The stack's own
+ * previous outputs (read back by the program) are `previousOutputs`: none, a first deploy, unless given.
+ */
+export async function evaluate(stack: string, config: FlatConfig, opts: { preview?: boolean; stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown> } = {}): Promise<Plan> {
     const pending: Promise<void>[] = [];
     const recorded: PlannedResource[] = [];
 
     pulumi.runtime.setAllConfig(config);
-    await pulumi.runtime.setMocks(mocksFor(opts.stackReferences ?? {}), PROJECT, stack, opts.preview ?? false);
+    const stackReferences = { ...opts.stackReferences, [`${ORGANIZATION}/${PROJECT}/${stack}`]: opts.previousOutputs ?? {} };
+    await pulumi.runtime.setMocks(mocksFor(stackReferences), PROJECT, stack, opts.preview ?? false, ORGANIZATION);
     type Callback = (err: unknown, resp?: { getUrn(): string; getObject?(): Struct; getProperties?(): Struct }) => void;
     const monitor = settings.getMonitor() as unknown as {
         registerResource: (req: RegisterRequest, cb: Callback) => Promise<void>;

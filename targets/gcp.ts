@@ -1,12 +1,13 @@
 // The GCP target: Artifact Registry as the registry cache; a GCS bucket, Cloud Run services and
 // a Cloud Run job with Cloud Scheduler as the workloads.
 import * as pulumi from "@pulumi/pulumi";
-import { ModelCache } from "../components/modelCache";
+import { checkHierarchicalNamespace, ModelCache } from "../components/modelCache";
 import { ModelService } from "../components/modelService";
 import { ModelSyncJob } from "../components/modelSyncJob";
 import { Monitoring } from "../components/monitoring";
 import { bucketName, cloudRunName, serviceAccountId } from "../components/naming";
 import { RegistryCache } from "../components/registryCache";
+import { readPreviousOutputs } from "../stacks/previous";
 import type { StackConfig } from "../stacks/schema";
 import { WorkloadInputs, WorkloadOutputs } from "./workloads";
 
@@ -14,6 +15,23 @@ function projectOf(cfg: StackConfig): string {
     // The schema requires it for this target; this guards a caller that skipped the schema.
     if (cfg.project === undefined) throw new Error("gcp:project is not set: run `pulumi config set gcp:project <id>`");
     return cfg.project;
+}
+
+/** Outputs the next deploy reads back: the bucket and the settings it was created with. */
+export const BUCKET_OUTPUTS = { bucketName: "modelCacheBucket", hierarchicalNamespace: "modelCacheHierarchicalNamespace" } as const;
+
+/**
+ * Refuses, before anything is registered, a config change GCP can only make by replacing a
+ * resource that holds data: today the bucket's hierarchical namespace. Reads this stack's last
+ * outputs; a first deploy has none and passes.
+ */
+export async function checkAgainstPreviousDeploy(cfg: StackConfig, stack: string): Promise<void> {
+    const previous = await readPreviousOutputs(Object.values(BUCKET_OUTPUTS));
+    checkHierarchicalNamespace(
+        { bucketName: previous[BUCKET_OUTPUTS.bucketName], hierarchicalNamespace: previous[BUCKET_OUTPUTS.hierarchicalNamespace] },
+        bucketName(cfg.modelCache.bucketPrefix, projectOf(cfg), stack),
+        cfg.modelCache.hierarchicalNamespace,
+    );
 }
 
 export function gcpRegistry(cfg: StackConfig, prefix: string): RegistryCache {
@@ -58,7 +76,8 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
 
     return {
         serviceUrls: Object.fromEntries(services.map((s, i) => [cfg.services[i].name, s.url])),
-        modelCacheBucket: modelCache.bucketName,
+        [BUCKET_OUTPUTS.bucketName]: modelCache.bucketName,
+        [BUCKET_OUTPUTS.hierarchicalNamespace]: cfg.modelCache.hierarchicalNamespace,
         modelCacheManifest: pulumi.interpolate`gs://${modelCache.bucketName}/manifest.json`,
         syncJobName: sync.jobName,
         runSyncCommand: pulumi.interpolate`gcloud run jobs execute ${sync.jobName} --region ${cfg.region} --project ${project} --wait`,

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
-import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
+import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
 import { STARTUP_PROBE_LIMIT_SECONDS } from "../components/modelService";
 import { memoryMiB } from "../stacks/schema";
 import { byType, dependsOn, devConfigWith, evaluateWith, expectRejected, get, one, Plan, PlannedResource } from "./support/plan";
@@ -194,6 +194,32 @@ describe("the graph (dev stack under mocks)", function () {
             const bucket = one(p, BUCKET, "model-cache-bucket");
             expect(get(bucket.inputs, "hierarchicalNamespace.enabled")).to.equal(true);
             expect(get(bucket.inputs, "versioning.enabled")).to.equal(false);
+        });
+
+        describe("a hierarchical namespace switch on an existing bucket", () => {
+            // terraform-provider-google google_storage_bucket: hierarchical_namespace is ForceNew (set
+            // at creation only): a switch would replace the bucket, refused when protected and failing on the taken name otherwise.
+            const deployed = (hierarchicalNamespace: unknown, bucket = "warmstart-models-warmstart-dev-dev") => ({ modelCacheBucket: bucket, modelCacheHierarchicalNamespace: hierarchicalNamespace });
+            const withHns = (previousOutputs: Record<string, unknown>) => evaluate("dev", devConfigWith({ "warmstart:modelCache": { hierarchicalNamespace: true } }), { previousOutputs });
+
+            it("records the setting in the stack's outputs and reads it back from its own previous deploy", () => {
+                expect(plan.outputs.modelCacheHierarchicalNamespace).to.equal(false);
+                expect(one(plan, "pulumi:pulumi:StackReference", "previous-deploy").inputs.name).to.equal("organization/warmstart/dev");
+            });
+
+            it("is refused, naming the key, before anything but that read is registered", async () => {
+                const err = await withHns(deployed(false)).then(() => undefined, (e: unknown) => e as EvaluationError);
+                expect(err?.message).to.include("warmstart:modelCache.hierarchicalNamespace: cannot change from false to true (value true) on the existing bucket warmstart-models-warmstart-dev-dev");
+                expect(err?.message).to.include("warmstart:modelCache.bucketPrefix");
+                expect(err?.registered).to.equal(1);
+            });
+
+            it("is allowed on a first deploy, on a new bucket name, when unchanged, and when the previous deploy did not record it", async () => {
+                for (const previous of [{}, deployed(false, "warmstart-models-old-name"), deployed(true), { modelCacheBucket: "warmstart-models-warmstart-dev-dev" }]) {
+                    const p = await withHns(previous);
+                    expect(get(one(p, BUCKET, "model-cache-bucket").inputs, "hierarchicalNamespace.enabled"), JSON.stringify(previous)).to.equal(true);
+                }
+            });
         });
 
         it("is destroyable in dev and kept in prod", async () => {
@@ -390,13 +416,14 @@ describe("the graph (dev stack under mocks)", function () {
                 "warmstart:storage:ModelCache",
             ]);
             const urns = new Set(components.map((c) => c.urn));
-            for (const r of plan.resources.filter((x) => x.custom)) {
+            // Reads (this stack's own previous outputs) are not resources the stack owns.
+            for (const r of plan.resources.filter((x) => x.custom && x.type !== "pulumi:pulumi:StackReference")) {
                 expect(r.parent !== undefined && urns.has(r.parent), `${r.type} ${r.name} has a component parent`).to.equal(true);
             }
         });
 
         it("exports the URLs, image refs by digest, bucket, job and the sync command", () => {
-            expect(Object.keys(plan.outputs).sort()).to.deep.equal(["baseImageRefs", "modelCacheBucket", "modelCacheManifest", "platform", "runSyncCommand", "serviceImageRefs", "serviceUrls", "syncImageRef", "syncJobName"]);
+            expect(Object.keys(plan.outputs).sort()).to.deep.equal(["baseImageRefs", "modelCacheBucket", "modelCacheHierarchicalNamespace", "modelCacheManifest", "platform", "runSyncCommand", "serviceImageRefs", "serviceUrls", "syncImageRef", "syncJobName"]);
             expect(plan.outputs.runSyncCommand).to.equal("gcloud run jobs execute ws-dev-model-sync --region europe-west1 --project warmstart-dev --wait");
             for (const ref of Object.values(plan.outputs.serviceImageRefs as Record<string, string>)) expect(ref).to.match(/@sha256:[0-9a-f]{64}$/);
         });
