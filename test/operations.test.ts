@@ -148,7 +148,7 @@ describe("operations", () => {
         });
 
         it("gives the create and the update that wait for the run every attempt's full timeout", async () => {
-            // Cloud Run retries a failed task up to maxRetries times, each attempt up to the task timeout.
+            // Cloud Run docs, "Set task timeout for jobs": with retries, the timeout applies to each attempt of a task.
             const seed = one(dev, JOB, "model-sync-seed");
             const worst = Math.ceil((1 + 1) * 3600 / 60);
             for (const op of ["create", "update"] as const) {
