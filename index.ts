@@ -10,7 +10,7 @@ import { stackPrefix } from "./components/naming";
 import { PLATFORM_OUTPUT, PlatformReference } from "./components/platformReference";
 import { ServiceImage } from "./components/serviceImage";
 import { loadStackConfig } from "./stacks/load";
-import { deployToGcp, gcpRegistry } from "./targets/gcp";
+import { checkAgainstPreviousDeploy, deployToGcp, gcpRegistry } from "./targets/gcp";
 import { deployLocally, localRegistry } from "./targets/local";
 
 export = async () => {
@@ -18,6 +18,8 @@ export = async () => {
     const stack = pulumi.getStack();
     const prefix = stackPrefix(cfg.namePrefix, stack);
     const outputs: Record<string, unknown> = {};
+    // Settings fixed at creation (the bucket's namespace) may not change: refuse before building.
+    if (cfg.target === "gcp" && cfg.layer !== "platform") await checkAgainstPreviousDeploy(cfg, stack);
 
     // The platform part: created here, or read from the platform stack.
     let registry: ImageRegistry;

@@ -1,7 +1,6 @@
 // The BuildKit settings every image of the graph shares: where it pushes, which registry cache
 // it reads and writes, and which builder runs it.
 import * as dockerBuild from "@pulumi/docker-build";
-import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 
 /**
@@ -17,8 +16,6 @@ export interface ImageRegistry {
     imageRef(image: string, tag: string): pulumi.Output<string>;
     /** The BuildKit registry cache of one image. */
     cacheRef(image: string): pulumi.Output<string>;
-    /** Push credentials for the registry host. */
-    credentials(): dockerBuild.types.input.RegistryArgs[];
 }
 
 /** Digest-pinned refs of the CUDA bases, by variant name. */
@@ -45,23 +42,27 @@ export function registryCache(cacheRef: pulumi.Input<string>): Pick<dockerBuild.
     };
 }
 
-/** The arguments common to every image: push to Artifact Registry, amd64 (Cloud Run's platform). */
+/**
+ * The arguments common to every image: push to the registry, amd64 (Cloud Run's platform).
+ *
+ * No `registries`: pushes and pulls authenticate through the host's Docker credentials (for
+ * Artifact Registry, the credential helper `gcloud auth configure-docker <region>-docker.pkg.dev`
+ * installs), which the provider reads each time it starts. A token passed here would be read
+ * once, stored in state and reused by later deletes long after it expired.
+ */
 export function commonImageArgs(target: BuildTarget, image: string): Omit<dockerBuild.ImageArgs, "context" | "tags"> {
     return {
         push: true,
+        // Previews never build: a pull request's preview must not build CUDA images. The provider
+        // defaults this to true and skips only because a push makes the image unbuildable offline.
+        buildOnPreview: false,
         platforms: [dockerBuild.Platform.Linux_amd64],
-        registries: target.registry.credentials(),
         builder: target.builder !== undefined ? { name: target.builder } : undefined,
         ...registryCache(target.registry.cacheRef(image)),
     };
 }
 
 /** `<tag>@<digest>`: deploying by digest makes a rebuilt image a visible diff downstream. */
-/** A short-lived token of the deploying identity, good for any Artifact Registry host. */
-export function artifactRegistryCredentials(host: pulumi.Input<string>, opts?: pulumi.InvokeOutputOptions): dockerBuild.types.input.RegistryArgs[] {
-    return [{ address: host, username: "oauth2accesstoken", password: gcp.organizations.getClientConfigOutput(opts).accessToken }];
-}
-
 export function pinnedRef(tag: pulumi.Input<string>, digest: pulumi.Input<string>): pulumi.Output<string> {
     return pulumi.interpolate`${tag}@${digest}`;
 }

@@ -1,6 +1,5 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type * as dockerBuild from "@pulumi/docker-build";
 import { stringify } from "yaml";
 import { ImageRegistry } from "./buildSettings";
 import { DOCKER_HUB } from "./registryCache";
@@ -126,10 +125,5 @@ export class LocalRegistry extends pulumi.ComponentResource implements ImageRegi
 
     cacheRef(image: string): pulumi.Output<string> {
         return pulumi.interpolate`localhost:${this.push.ports.apply((p) => p?.[0]?.external)}/warmstart-cache/${image}:buildcache`;
-    }
-
-    /** The loopback registries take anonymous pushes. */
-    credentials(): dockerBuild.types.input.RegistryArgs[] {
-        return [];
     }
 }

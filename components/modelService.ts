@@ -58,6 +58,24 @@ export function containerResources(args: Pick<ModelServiceArgs, "cpu" | "memory"
 }
 
 /**
+ * The longest a startup probe may keep failing (failureThreshold × periodSeconds) that Cloud Run
+ * accepts: 240 s for a service without GPU, 1800 s with one (Cloud Run docs, "Configure container
+ * health checks"); a longer probe is refused at deploy.
+ */
+export const STARTUP_PROBE_LIMIT_SECONDS = { cpu: 240, gpu: 1800 } as const;
+
+/**
+ * The startup probe: every 10 s until the health endpoint answers. A GPU service may be loading
+ * a multi-gigabyte model on a cold cache miss, so it gets 10 minutes; a CPU service gets the
+ * most Cloud Run allows it.
+ */
+export function startupProbe(path: string, port: number, gpu: boolean): gcp.types.input.cloudrunv2.ServiceTemplateContainerStartupProbe {
+    const periodSeconds = 10;
+    const windowSeconds = gpu ? 600 : STARTUP_PROBE_LIMIT_SECONDS.cpu;
+    return { httpGet: { path, port }, periodSeconds, timeoutSeconds: 5, failureThreshold: windowSeconds / periodSeconds };
+}
+
+/**
  * A Cloud Run service that serves models from the shared cache: its own service account that
  * can read the cache bucket and nothing else, gen2 with the bucket mounted read-only at /models,
  * the image deployed by digest, and invokers from config (never the public unless asked).
@@ -104,8 +122,7 @@ export class ModelService extends pulumi.ComponentResource {
                     resources: containerResources(args),
                     envs: envList({ ...args.env, ...modelCacheEnv(MODEL_MOUNT_PATH, args.sharedModelVolume) }),
                     volumeMounts: [{ name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT_PATH }],
-                    // Loading a multi-gigabyte model can take minutes on a cold cache miss.
-                    startupProbe: { httpGet: { path: args.healthPath, port: probePort }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 60 },
+                    startupProbe: startupProbe(args.healthPath, probePort, args.gpu !== undefined),
                     livenessProbe: { httpGet: { path: args.healthPath, port: probePort }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
                 }],
             },

@@ -1,7 +1,9 @@
+import { createHash } from "crypto";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelCache } from "./modelCache";
 import { envList, MODEL_MOUNT_PATH, MODEL_VOLUME_NAME, readWriteMountOptions } from "./modelMount";
+import { MAX_LENGTH, resourceId } from "./naming";
 
 export interface ModelSyncJobArgs {
     project: pulumi.Input<string>;
@@ -27,8 +29,9 @@ export interface ModelSyncJobArgs {
     cpu: string;
     memory: string;
     /**
-     * Run the job once when it is created, and report it ready only when that run completed:
-     * whatever depends on the job (the services) then starts on a filled cache.
+     * Seed the cache before the services start: a second job, run once at creation and again
+     * whenever what it runs changes, reports ready only when that run completed; the services
+     * depend on it and start on a filled cache.
      */
     seedOnCreate: boolean;
     /** Secret Manager secret id of a Hugging Face token, for gated repositories. */
@@ -36,8 +39,41 @@ export interface ModelSyncJobArgs {
     deletionProtection: boolean;
 }
 
-/** The execution token of the seeding run; short, because job name + token must stay under 63. */
-export const SEED_EXECUTION_TOKEN = "seed";
+/** The longest execution token the API takes: job name + token must stay under 63 characters. */
+export function maxExecutionTokenLength(jobName: string): number {
+    return 62 - jobName.length;
+}
+
+/**
+ * The seed job's run token, derived from everything its execution runs (image digest, models
+ * list, resources, mount, account): the same spec gives the same token, so an update of nothing
+ * is a no-op, and a changed sync image or models list gives a new token, which runs a new
+ * execution. A lowercase letter, then hex, within the API's length limit.
+ */
+export function seedExecutionToken(jobName: string, spec: unknown): string {
+    const length = Math.min(16, maxExecutionTokenLength(jobName));
+    return `s${createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, length - 1)}`;
+}
+
+/** The seed job's name, beside the scheduled one's. */
+export function seedJobName(jobName: string): string {
+    return resourceId([jobName, "seed"], MAX_LENGTH.cloudRun);
+}
+
+/**
+ * How long creating (or updating) the seed job may take: it waits for its execution, and each
+ * of the `maxRetries + 1` attempts may run the full task timeout; 15 minutes on top for creating
+ * the job, scheduling the attempts and mounting the bucket.
+ */
+export function seedRunTimeout(timeoutSeconds: number, maxRetries: number): string {
+    return `${Math.ceil(((maxRetries + 1) * timeoutSeconds) / 60) + 15}m`;
+}
+
+/**
+ * Files the sync downloads at once, across all models. Set here, not left to the program's
+ * default, because the job's memory is sized for it (stacks/schema.ts, `sync.memory`).
+ */
+export const SYNC_CONCURRENCY = 4;
 
 /** The environment of the sync program (its contract: images/model-sync). */
 export function syncJobEnv(args: Pick<ModelSyncJobArgs, "models" | "revisionRetentionDays">): Record<string, string> {
@@ -45,6 +81,7 @@ export function syncJobEnv(args: Pick<ModelSyncJobArgs, "models" | "revisionRete
         MODELS_JSON: JSON.stringify(args.models),
         MODEL_CACHE_PATH: MODEL_MOUNT_PATH,
         REVISION_RETENTION_DAYS: String(args.revisionRetentionDays),
+        SYNC_CONCURRENCY: String(SYNC_CONCURRENCY),
     };
 }
 
@@ -60,7 +97,10 @@ export function jobRunUri(project: string, region: string, jobName: string): str
  */
 export class ModelSyncJob extends pulumi.ComponentResource {
     readonly account: gcp.serviceaccount.Account;
+    /** The scheduled job. */
     readonly job: gcp.cloudrunv2.Job;
+    /** The seeding job, with `seedOnCreate`: ready once its run for the current spec completed. */
+    readonly seed?: gcp.cloudrunv2.Job;
     readonly schedulerAccount: gcp.serviceaccount.Account;
     readonly schedule: gcp.cloudscheduler.Job;
     readonly jobName: pulumi.Output<string>;
@@ -89,40 +129,58 @@ export class ModelSyncJob extends pulumi.ComponentResource {
             secretEnv.push({ name: "HF_TOKEN", valueSource: { secretKeyRef: { secret: args.hfTokenSecret, version: "latest" } } });
         }
 
+        const template: gcp.types.input.cloudrunv2.JobTemplate = {
+            taskCount: 1,
+            parallelism: 1,
+            template: {
+                serviceAccount: this.account.email,
+                executionEnvironment: "EXECUTION_ENVIRONMENT_GEN2",
+                timeout: `${args.timeoutSeconds}s`,
+                maxRetries: args.maxRetries,
+                volumes: [{
+                    name: MODEL_VOLUME_NAME,
+                    gcs: { bucket: args.modelCache.bucketName, readOnly: false, mountOptions: readWriteMountOptions() },
+                }],
+                containers: [{
+                    image: args.image,
+                    resources: { limits: { cpu: args.cpu, memory: args.memory } },
+                    envs: [...envList(syncJobEnv(args)), ...secretEnv],
+                    volumeMounts: [{ name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT_PATH }],
+                }],
+            },
+        };
+
+        // The scheduled job carries no run token: the provider re-sends a token on every update,
+        // and once the scheduler has run the job the API no longer holds it, so the update would
+        // ask for an execution that already exists (magic-modules #19060).
         this.job = new gcp.cloudrunv2.Job(`${name}-job`, {
             project: args.project,
             location: args.region,
             name: args.jobName,
             deletionProtection: args.deletionProtection,
-            // A constant token runs one execution at creation; changing it would run another.
-            runExecutionToken: args.seedOnCreate ? SEED_EXECUTION_TOKEN : undefined,
-            template: {
-                taskCount: 1,
-                parallelism: 1,
-                template: {
-                    serviceAccount: this.account.email,
-                    executionEnvironment: "EXECUTION_ENVIRONMENT_GEN2",
-                    timeout: `${args.timeoutSeconds}s`,
-                    maxRetries: args.maxRetries,
-                    volumes: [{
-                        name: MODEL_VOLUME_NAME,
-                        gcs: { bucket: args.modelCache.bucketName, readOnly: false, mountOptions: readWriteMountOptions() },
-                    }],
-                    containers: [{
-                        image: args.image,
-                        resources: { limits: { cpu: args.cpu, memory: args.memory } },
-                        envs: [...envList(syncJobEnv(args)), ...secretEnv],
-                        volumeMounts: [{ name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT_PATH }],
-                    }],
-                },
-            },
-        }, {
-            parent: this,
-            dependsOn: grants,
-            // Creation waits for the seeding run; give it the execution's own time limit and some.
-            customTimeouts: args.seedOnCreate ? { create: `${Math.ceil(args.timeoutSeconds / 60) + 10}m` } : undefined,
-        });
+            template,
+        }, { parent: this, dependsOn: grants });
         this.jobName = this.job.name;
+
+        if (args.seedOnCreate) {
+            // The same task in a job only Pulumi runs, by token: nothing else ever executes it, so
+            // the API keeps the token, a refresh reads it back and an unchanged spec is no diff.
+            const seedName = seedJobName(args.jobName);
+            const timeout = seedRunTimeout(args.timeoutSeconds, args.maxRetries);
+            this.seed = new gcp.cloudrunv2.Job(`${name}-seed`, {
+                project: args.project,
+                location: args.region,
+                name: seedName,
+                deletionProtection: args.deletionProtection,
+                runExecutionToken: pulumi.output(template).apply((spec) => seedExecutionToken(seedName, spec)),
+                template,
+            }, {
+                parent: this,
+                dependsOn: grants,
+                // Creating it, or updating it to a new token, waits for the whole execution.
+                customTimeouts: { create: timeout, update: timeout },
+            });
+        }
 
         this.schedulerAccount = new gcp.serviceaccount.Account(`${name}-scheduler-sa`, {
             project: args.project,

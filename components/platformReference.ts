@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import type * as dockerBuild from "@pulumi/docker-build";
 import { z } from "zod";
-import { artifactRegistryCredentials, BaseRefs, ImageRegistry } from "./buildSettings";
+import { BaseRefs, ImageRegistry } from "./buildSettings";
 import { DOCKER_HUB } from "./registryCache";
 
 /** The stack output a platform stack publishes and project stacks read. */
@@ -87,10 +86,6 @@ export class PlatformReference extends pulumi.ComponentResource implements Image
 
     cacheRef(image: string): pulumi.Output<string> {
         return pulumi.output(`${this.platform.cacheRepository}/${image}:buildcache`);
-    }
-
-    credentials(): dockerBuild.types.input.RegistryArgs[] {
-        return artifactRegistryCredentials(this.host, { parent: this });
     }
 
     ref(variant: string): pulumi.Output<string> {

@@ -1,7 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import type * as dockerBuild from "@pulumi/docker-build";
-import { artifactRegistryCredentials, ImageRegistry } from "./buildSettings";
+import { ImageRegistry } from "./buildSettings";
 import { MAX_LENGTH, resourceId } from "./naming";
 
 export interface UpstreamRegistry {
@@ -22,6 +21,10 @@ export interface RegistryCacheArgs {
     cacheRetentionDays: number;
     /** This many newest cache manifests per package are kept whatever their age. */
     keepRecentCaches: number;
+    /** Untagged versions in the image and mirror repositories older than this many days are deleted. */
+    untaggedRetentionDays: number;
+    /** This many newest versions per image are kept in those repositories whatever their age. */
+    keepRecentVersions: number;
     /** Keep the repositories (and the images and caches in them) when they leave the stack. */
     retainOnDelete?: boolean;
     /** Members given read on the image repository (e.g. other projects' Cloud Run service agents). */
@@ -50,6 +53,20 @@ export function cacheCleanupPolicies(retentionDays: number, keepRecent: number):
 }
 
 /**
+ * Cleanup policies of the image repository and the mirrors: a rebuilt image (a new CUDA base, a
+ * service built again under its stack tag) leaves the previous version untagged, and a mirrored
+ * tag that moved upstream leaves its old copy untagged; those go after the retention. The newest
+ * few versions of each image stay whatever their tags, so a rollback to the previous revision (or a
+ * project still built on the previous base digest) finds its image.
+ */
+export function imageCleanupPolicies(untaggedRetentionDays: number, keepRecent: number): gcp.types.input.artifactregistry.RepositoryCleanupPolicy[] {
+    return [
+        { id: "delete-old-untagged", action: "DELETE", condition: { tagState: "UNTAGGED", olderThan: daysToDuration(untaggedRetentionDays) } },
+        { id: "keep-newest-versions", action: "KEEP", mostRecentVersions: { keepCount: keepRecent } },
+    ];
+}
+
+/**
  * The registry side of the graph: pull-through caches (Artifact Registry remote repositories) for
  * Docker Hub and any extra upstreams, a standard repository for the images we build, and a
  * repository for BuildKit registry caches with cleanup policies.
@@ -64,6 +81,8 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
     /** Mirror prefixes by upstream name (`dockerhub` and each configured upstream). */
     readonly mirrors: Record<string, pulumi.Output<string>>;
     readonly remoteRepositories: gcp.artifactregistry.Repository[];
+    /** The remote repository of each upstream, by upstream name. */
+    private readonly remotes: Record<string, gcp.artifactregistry.Repository> = {};
     readonly images: gcp.artifactregistry.Repository;
     readonly caches: gcp.artifactregistry.Repository;
 
@@ -79,6 +98,8 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
         }
 
         this.mirrors = {};
+        // Dry run off: the policies delete, rather than only report what they would delete.
+        const imageCleanup = { cleanupPolicyDryRun: false, cleanupPolicies: imageCleanupPolicies(args.untaggedRetentionDays, args.keepRecentVersions) };
         this.remoteRepositories = upstreams.map((u) => {
             const repo = new gcp.artifactregistry.Repository(`${name}-${u.name}`, {
                 project: args.project,
@@ -88,8 +109,10 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
                 mode: "REMOTE_REPOSITORY",
                 description: u.description,
                 remoteRepositoryConfig: { description: u.description, dockerRepository: u.remote },
+                ...imageCleanup,
             }, { parent: this, retainOnDelete: args.retainOnDelete });
             this.mirrors[u.name] = this.pathOf(repo);
+            this.remotes[u.name] = repo;
             return repo;
         });
 
@@ -100,6 +123,7 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
             format: "DOCKER",
             mode: "STANDARD_REPOSITORY",
             description: "CUDA bases and service images, deployed by digest",
+            ...imageCleanup,
         }, { parent: this, retainOnDelete: args.retainOnDelete });
         this.imageRepository = this.pathOf(this.images);
 
@@ -143,11 +167,6 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
         return pulumi.interpolate`${this.cacheRepository}/${image}:buildcache`;
     }
 
-    /** Push credentials for Artifact Registry: a short-lived token of the deploying identity. */
-    credentials(): dockerBuild.types.input.RegistryArgs[] {
-        return artifactRegistryCredentials(this.host, { parent: this });
-    }
-
     /** Lets a member pull our images, e.g. another project's Cloud Run service agent. */
     grantPull(name: string, member: pulumi.Input<string>): gcp.artifactregistry.RepositoryIamMember {
         return new gcp.artifactregistry.RepositoryIamMember(name, {
@@ -159,15 +178,25 @@ export class RegistryCache extends pulumi.ComponentResource implements ImageRegi
         }, { parent: this });
     }
 
-    /** Lets a member push images and build caches, e.g. a project stack's deployer. */
+    /**
+     * Lets a member build here, e.g. a project stack's deployer: push images and build caches, and
+     * pull through every mirror, since the images it builds start `FROM <mirror>/…` (the sync
+     * image from `library/node`). Reading through a remote repository needs
+     * roles/artifactregistry.reader on that repository; write on the others does not grant it.
+     */
     grantPush(name: string, member: pulumi.Input<string>): gcp.artifactregistry.RepositoryIamMember[] {
-        return [this.images, this.caches].map((repo, i) => new gcp.artifactregistry.RepositoryIamMember(`${name}-${i === 0 ? "images" : "caches"}`, {
+        const grant = (suffix: string, repo: gcp.artifactregistry.Repository, role: string) => new gcp.artifactregistry.RepositoryIamMember(`${name}-${suffix}`, {
             project: repo.project,
             location: repo.location,
             repository: repo.repositoryId,
-            role: "roles/artifactregistry.writer",
+            role,
             member,
-        }, { parent: this }));
+        }, { parent: this });
+        return [
+            grant("images", this.images, "roles/artifactregistry.writer"),
+            grant("caches", this.caches, "roles/artifactregistry.writer"),
+            ...Object.entries(this.remotes).map(([upstream, repo]) => grant(`mirror-${upstream}`, repo, "roles/artifactregistry.reader")),
+        ];
     }
 
     // Built from the repository's outputs so everything that uses a path depends on the repository.

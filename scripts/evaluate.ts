@@ -51,10 +51,17 @@ async function resolveOutputs(program: Record<string, unknown>): Promise<Record<
     return out;
 }
 
-/** Runs index.ts for a stack config under mocks and records what it registers. */
-export async function evaluate(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs } = {}): Promise<Plan> {
+/** The organization offline stacks live in (the local backend's). */
+export const ORGANIZATION = "organization";
+
+/**
+ * Runs index.ts for a stack config under mocks and records what it registers. The stack's own
+ * previous outputs (read back by the program) are `previousOutputs`: none, a first deploy, unless given.
+ */
+export async function evaluate(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown> } = {}): Promise<Plan> {
     pulumi.runtime.setAllConfig(config);
-    await pulumi.runtime.setMocks(mocksFor(opts.stackReferences ?? {}), PROJECT, stack, false);
+    const stackReferences = { ...opts.stackReferences, [`${ORGANIZATION}/${PROJECT}/${stack}`]: opts.previousOutputs ?? {} };
+    await pulumi.runtime.setMocks(mocksFor(stackReferences), PROJECT, stack, false, ORGANIZATION);
     const recording = recordMonitor();
     forgetProgram();
     let program: Record<string, unknown>;

@@ -70,6 +70,10 @@ export const registrySchema = z.strictObject({
     cacheRetentionDays: z.number().int().min(1).max(365).default(14),
     /** The newest cache manifests kept whatever their age. */
     keepRecentCaches: z.number().int().min(1).max(100).default(5),
+    /** Untagged image versions (superseded builds, stale mirrored copies) older than this are deleted. */
+    untaggedRetentionDays: z.number().int().min(1).max(365).default(14),
+    /** The newest versions of each image kept whatever their age or tags (rollback, older digests). */
+    keepRecentVersions: z.number().int().min(1).max(100).default(5),
     /** Members that may pull our images, e.g. other projects' Cloud Run service agents (platform layer). */
     readers: z.array(iamMember).default([]),
     /** Members that may push images and caches, e.g. project stacks' deployers (platform layer). */
@@ -177,6 +181,8 @@ export const modelCacheSchema = z.strictObject({
     revisionRetentionDays: z.number().int().min(1).max(365).default(7),
     /** Days an abandoned download under `.staging/` is kept before the bucket deletes it. */
     stagingRetentionDays: z.number().int().min(1).max(30).default(1),
+    /** Days a deleted object stays restorable (soft delete); 0, the default, turns it off. */
+    softDeleteRetentionDays: z.number().int().refine((d) => d === 0 || (d >= 7 && d <= 90), "must be 0 (off) or 7 to 90 days, the range Cloud Storage accepts").default(0),
 });
 
 export const syncSchema = z.strictObject({
@@ -188,7 +194,14 @@ export const syncSchema = z.strictObject({
     /** Retries of a failed task within one execution. */
     maxRetries: z.number().int().min(0).max(10).default(2),
     cpu: cpu.default("2"),
-    memory: memory.default("4Gi"),
+    /**
+     * Cloud Run's filesystem is memory, and gcsfuse stages a whole file in its temp dir there
+     * whenever it cannot stream the write. Worst case, the 4 files downloaded at once
+     * (SYNC_CONCURRENCY) are all staged: for the dev models bge-m3's model.safetensors (2.27 GB)
+     * and llama3.2:1b's weights (1.32 GB), 3.4 GiB, plus ~1 GiB for Node and gcsfuse's buffers and
+     * caches — over 4Gi. 8Gi leaves ~3.5 GiB of margin and is the most 2 vCPU may have.
+     */
+    memory: memory.default("8Gi"),
     /** Build context of the sync program's image. */
     context: relativePath.default("images/model-sync"),
     /**

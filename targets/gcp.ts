@@ -1,12 +1,13 @@
 // The GCP target: Artifact Registry as the registry cache; a GCS bucket, Cloud Run services and
 // a Cloud Run job with Cloud Scheduler as the workloads.
 import * as pulumi from "@pulumi/pulumi";
-import { ModelCache } from "../components/modelCache";
+import { checkHierarchicalNamespace, ModelCache } from "../components/modelCache";
 import { ModelService } from "../components/modelService";
 import { ModelSyncJob } from "../components/modelSyncJob";
 import { Monitoring } from "../components/monitoring";
 import { bucketName, cloudRunName, serviceAccountId } from "../components/naming";
 import { RegistryCache } from "../components/registryCache";
+import { readPreviousOutputs } from "../stacks/previous";
 import type { StackConfig } from "../stacks/schema";
 import { WorkloadInputs, WorkloadOutputs } from "./workloads";
 
@@ -16,10 +17,28 @@ function projectOf(cfg: StackConfig): string {
     return cfg.project;
 }
 
+/** Outputs the next deploy reads back: the bucket and the settings it was created with. */
+export const BUCKET_OUTPUTS = { bucketName: "modelCacheBucket", hierarchicalNamespace: "modelCacheHierarchicalNamespace" } as const;
+
+/**
+ * Refuses, before anything is registered, a config change GCP can only make by replacing a
+ * resource that holds data: today the bucket's hierarchical namespace. Reads this stack's last
+ * outputs; a first deploy has none and passes.
+ */
+export async function checkAgainstPreviousDeploy(cfg: StackConfig, stack: string): Promise<void> {
+    const previous = await readPreviousOutputs(Object.values(BUCKET_OUTPUTS));
+    checkHierarchicalNamespace(
+        { bucketName: previous[BUCKET_OUTPUTS.bucketName], hierarchicalNamespace: previous[BUCKET_OUTPUTS.hierarchicalNamespace] },
+        bucketName(cfg.modelCache.bucketPrefix, projectOf(cfg), stack),
+        cfg.modelCache.hierarchicalNamespace,
+    );
+}
+
 export function gcpRegistry(cfg: StackConfig, prefix: string): RegistryCache {
     return new RegistryCache("registry", {
         project: projectOf(cfg), region: cfg.region, idPrefix: prefix, upstreams: cfg.registry.upstreams, readers: cfg.registry.readers,
         writers: cfg.registry.writers, cacheRetentionDays: cfg.registry.cacheRetentionDays, keepRecentCaches: cfg.registry.keepRecentCaches,
+        untaggedRetentionDays: cfg.registry.untaggedRetentionDays, keepRecentVersions: cfg.registry.keepRecentVersions,
         retainOnDelete: cfg.deletionProtection,
     });
 }
@@ -30,7 +49,7 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
         project, bucketName: bucketName(cfg.modelCache.bucketPrefix, project, stack),
         location: cfg.modelCache.location ?? cfg.region, hierarchicalNamespace: cfg.modelCache.hierarchicalNamespace,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays, stagingRetentionDays: cfg.modelCache.stagingRetentionDays,
-        protect: cfg.deletionProtection,
+        softDeleteRetentionDays: cfg.modelCache.softDeleteRetentionDays, protect: cfg.deletionProtection,
     });
 
     const sync = new ModelSyncJob("model-sync", {
@@ -44,7 +63,7 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
         ...svc, project, region: cfg.region, image: serviceImages[i], modelCache,
         serviceName: cloudRunName(prefix, svc.name),
         accountId: serviceAccountId(cfg.namePrefix, stack, svc.name), deletionProtection: cfg.deletionProtection,
-        startAfter: cfg.sync.seedOnCreate ? [sync.job] : [],
+        startAfter: sync.seed !== undefined ? [sync.seed] : [],
     }));
 
     if (cfg.monitoring.enabled) {
@@ -57,7 +76,8 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
 
     return {
         serviceUrls: Object.fromEntries(services.map((s, i) => [cfg.services[i].name, s.url])),
-        modelCacheBucket: modelCache.bucketName,
+        [BUCKET_OUTPUTS.bucketName]: modelCache.bucketName,
+        [BUCKET_OUTPUTS.hierarchicalNamespace]: cfg.modelCache.hierarchicalNamespace,
         modelCacheManifest: pulumi.interpolate`gs://${modelCache.bucketName}/manifest.json`,
         syncJobName: sync.jobName,
         runSyncCommand: pulumi.interpolate`gcloud run jobs execute ${sync.jobName} --region ${cfg.region} --project ${project} --wait`,

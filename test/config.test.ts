@@ -131,6 +131,9 @@ describe("stack configuration", () => {
             // A plain empty string means "not set" (flatToRaw); only a quoted one reaches the schema.
             ["an empty builder", { "warmstart:builder": '""' }, "warmstart:builder"],
             ["no recent caches kept", { "warmstart:registry": { keepRecentCaches: 0 } }, "warmstart:registry.keepRecentCaches"],
+            ["untagged versions kept for zero days", { "warmstart:registry": { untaggedRetentionDays: 0 } }, "warmstart:registry.untaggedRetentionDays"],
+            ["no recent versions kept", { "warmstart:registry": { keepRecentVersions: 0 } }, "warmstart:registry.keepRecentVersions"],
+            ["a soft delete shorter than Cloud Storage allows", { "warmstart:modelCache": { softDeleteRetentionDays: 3 } }, "warmstart:modelCache.softDeleteRetentionDays"],
             ["allUsers as a registry reader", { "warmstart:registry": { readers: ["allUsers"] } }, "warmstart:registry.readers[0]"],
             ["an Ubuntu release by code name", { "warmstart:bases": [{ ...devBases()[0], ubuntuVersion: "noble" }, devBases()[1]] }, "warmstart:bases[0].ubuntuVersion"],
             ["a Python version with its name", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: "python3" }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],

@@ -1,8 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
-import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
-import { byType, dependsOn, devConfigWith, evaluateWith, get, one, Plan, PlannedResource } from "./support/plan";
+import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
+import { STARTUP_PROBE_LIMIT_SECONDS } from "../components/modelService";
+import { memoryMiB } from "../stacks/schema";
+import { byType, dependsOn, devConfigWith, evaluateWith, expectRejected, get, one, Plan, PlannedResource } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";
 const REPO = "gcp:artifactregistry/repository:Repository";
@@ -34,11 +36,24 @@ describe("the graph (dev stack under mocks)", function () {
             expect(policies).to.deep.include({ id: "keep-newest-caches", action: "KEEP", mostRecentVersions: { keepCount: 3 } });
         });
 
+        it("deletes old untagged versions of our images and of mirrored ones, keeping the newest", () => {
+            // A rebuilt CUDA base leaves the previous multi-GB version untagged: without a policy it stays forever.
+            for (const name of ["registry-images", "registry-dockerhub"]) {
+                const repo = one(plan, REPO, name);
+                expect(repo.inputs.cleanupPolicyDryRun, name).to.equal(false);
+                expect(repo.inputs.cleanupPolicies, name).to.deep.equal([
+                    { id: "delete-old-untagged", action: "DELETE", condition: { tagState: "UNTAGGED", olderThan: `${7 * 86400}s` } },
+                    { id: "keep-newest-versions", action: "KEEP", mostRecentVersions: { keepCount: 3 } },
+                ]);
+            }
+        });
+
         it("creates a remote repository per extra upstream", async () => {
             const p = await evaluateWith({ "warmstart:registry": { upstreams: [{ name: "nvcr", uri: "https://nvcr.io" }] } });
             const nvcr = one(p, REPO, "registry-nvcr");
             expect(get(nvcr.inputs, "remoteRepositoryConfig.dockerRepository.customRepository.uri")).to.equal("https://nvcr.io");
             expect(nvcr.inputs.repositoryId).to.equal("ws-dev-nvcr");
+            expect(get(nvcr.inputs, "cleanupPolicies.0.condition.tagState")).to.equal("UNTAGGED");
         });
     });
 
@@ -52,13 +67,27 @@ describe("the graph (dev stack under mocks)", function () {
             expect(runtime.inputs.buildArgs).to.include({ CUDA_FLAVOR: "runtime", CUDA_VERSION: "12.8.1", UBUNTU_VERSION: "24.04", PYTHON_VERSION: "3.12", TORCH_VERSION: "2.7.1", TORCH_INDEX_URL: "https://download.pytorch.org/whl/cu128" });
         });
 
-        it("pushes linux/amd64 with Artifact Registry credentials and a tag naming the versions", () => {
+        it("pushes linux/amd64 with a tag naming the versions", () => {
             const runtime = one(plan, IMAGE, "bases-runtime");
             expect(runtime.inputs.push).to.equal(true);
             expect(runtime.inputs.platforms).to.deep.equal(["linux/amd64"]);
-            expect(get(runtime.inputs, "registries.0.address")).to.equal("europe-west1-docker.pkg.dev");
-            expect(get(runtime.inputs, "registries.0.username")).to.equal("oauth2accesstoken");
             expect(runtime.inputs.tags).to.deep.equal(["europe-west1-docker.pkg.dev/warmstart-dev/ws-dev-images/cuda-runtime:cuda12.8.1-ubuntu24.04-py3.12-torch2.7.1-runtime"]);
+        });
+
+        it("never builds on preview, in every stack", async () => {
+            // pulumi-docker-build provider/internal/image.go: buildOnPreview defaults to true; only an
+            // explicit false keeps a pull request's preview from building CUDA images.
+            for (const p of [plan, await evaluateStack("project-example")]) {
+                for (const image of byType(p, IMAGE)) expect(image.inputs.buildOnPreview, `${p.stack} ${image.name}`).to.equal(false);
+            }
+        });
+
+        it("passes no registry token: pushes authenticate through the host's credential helper", async () => {
+            // pulumi-docker-build provider/internal/image.go Delete: a deleted image's registries come from
+            // state, so a stored token is reused long after it expired (and the delete error is dropped).
+            for (const p of [plan, await evaluateStack("project-example")]) {
+                for (const image of byType(p, IMAGE)) expect(image.inputs.registries, `${p.stack} ${image.name}`).to.equal(undefined);
+            }
         });
 
         it("reads and writes a registry cache in max mode", () => {
@@ -140,11 +169,24 @@ describe("the graph (dev stack under mocks)", function () {
             expect(bucket.inputs).to.include({ uniformBucketLevelAccess: true, publicAccessPrevention: "enforced", location: "europe-west1", name: "warmstart-models-warmstart-dev-dev" });
         });
 
-        it("expires staging leftovers and superseded versions", () => {
-            const rules = one(plan, BUCKET, "model-cache-bucket").inputs.lifecycleRules as Record<string, unknown>[];
+        it("expires staging leftovers, keeps superseded manifests for the rollback window and superseded model files a day", () => {
+            const rules = one(plan, BUCKET, "model-cache-bucket").inputs.lifecycleRules as { action: unknown; condition: Record<string, unknown> }[];
             expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { age: 1, matchesPrefixes: [".staging/"] } });
-            expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: 3, withState: "ARCHIVED" } });
+            expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: 3, withState: "ARCHIVED", matchesPrefixes: ["manifest.json", ".done"] } });
+            expect(rules).to.deep.include({ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: 1, withState: "ARCHIVED", matchesPrefixes: ["huggingface/", "ollama/", "url/", "sentence-transformers/", ".staging/", ".sync"] } });
+            // A noncurrent rule over every object would keep each replaced multi-GB revision for the whole window.
+            expect(rules.filter((r) => r.condition.withState === "ARCHIVED" && r.condition.matchesPrefixes === undefined)).to.deep.equal([]);
             expect(get(one(plan, BUCKET, "model-cache-bucket").inputs, "versioning.enabled")).to.equal(true);
+        });
+
+        it("turns soft delete off unless the stack asks for it", async () => {
+            // Cloud Storage soft-deletes for 7 days unless the policy says 0 (terraform-provider-google
+            // google_storage_bucket soft_delete_policy: "To disable the soft delete policy ... set to 0").
+            expect(get(one(plan, BUCKET, "model-cache-bucket").inputs, "softDeletePolicy")).to.deep.equal({ retentionDurationSeconds: 0 });
+            const p = await evaluateWith({ "warmstart:modelCache": { softDeleteRetentionDays: 7 } });
+            expect(get(one(p, BUCKET, "model-cache-bucket").inputs, "softDeletePolicy.retentionDurationSeconds")).to.equal(7 * 86400);
+            // 1-6 days is refused by the API; say so before anything is created.
+            expect(await expectRejected({ "warmstart:modelCache": { softDeleteRetentionDays: 3 } })).to.include("warmstart:modelCache.softDeleteRetentionDays: must be 0 (off) or 7 to 90 days");
         });
 
         it("turns on the hierarchical namespace, without versioning, when asked", async () => {
@@ -152,6 +194,32 @@ describe("the graph (dev stack under mocks)", function () {
             const bucket = one(p, BUCKET, "model-cache-bucket");
             expect(get(bucket.inputs, "hierarchicalNamespace.enabled")).to.equal(true);
             expect(get(bucket.inputs, "versioning.enabled")).to.equal(false);
+        });
+
+        describe("a hierarchical namespace switch on an existing bucket", () => {
+            // terraform-provider-google google_storage_bucket: hierarchical_namespace is ForceNew (set
+            // at creation only): a switch would replace the bucket, refused when protected and failing on the taken name otherwise.
+            const deployed = (hierarchicalNamespace: unknown, bucket = "warmstart-models-warmstart-dev-dev") => ({ modelCacheBucket: bucket, modelCacheHierarchicalNamespace: hierarchicalNamespace });
+            const withHns = (previousOutputs: Record<string, unknown>) => evaluate("dev", devConfigWith({ "warmstart:modelCache": { hierarchicalNamespace: true } }), { previousOutputs });
+
+            it("records the setting in the stack's outputs and reads it back from its own previous deploy", () => {
+                expect(plan.outputs.modelCacheHierarchicalNamespace).to.equal(false);
+                expect(one(plan, "pulumi:pulumi:StackReference", "previous-deploy").inputs.name).to.equal("organization/warmstart/dev");
+            });
+
+            it("is refused, naming the key, before anything but that read is registered", async () => {
+                const err = await withHns(deployed(false)).then(() => undefined, (e: unknown) => e as EvaluationError);
+                expect(err?.message).to.include("warmstart:modelCache.hierarchicalNamespace: cannot change from false to true (value true) on the existing bucket warmstart-models-warmstart-dev-dev");
+                expect(err?.message).to.include("warmstart:modelCache.bucketPrefix");
+                expect(err?.registered).to.equal(1);
+            });
+
+            it("is allowed on a first deploy, on a new bucket name, when unchanged, and when the previous deploy did not record it", async () => {
+                for (const previous of [{}, deployed(false, "warmstart-models-old-name"), deployed(true), { modelCacheBucket: "warmstart-models-warmstart-dev-dev" }]) {
+                    const p = await withHns(previous);
+                    expect(get(one(p, BUCKET, "model-cache-bucket").inputs, "hierarchicalNamespace.enabled"), JSON.stringify(previous)).to.equal(true);
+                }
+            });
         });
 
         it("is destroyable in dev and kept in prod", async () => {
@@ -201,6 +269,21 @@ describe("the graph (dev stack under mocks)", function () {
             expect(get(svc.inputs, "template.containers.0.livenessProbe.httpGet.path")).to.equal("/healthz");
         });
 
+        it("keeps each startup probe within what Cloud Run accepts for its kind of service", () => {
+            // Cloud Run docs, "Configure container health checks": failureThreshold × periodSeconds may not
+            // exceed 240 s without a GPU; the deploy is refused otherwise.
+            const window = (s: PlannedResource) => {
+                const probe = get(s.inputs, "template.containers.0.startupProbe") as { periodSeconds: number; failureThreshold: number; timeoutSeconds: number };
+                expect(probe.timeoutSeconds).to.be.at.most(probe.periodSeconds);
+                return probe.periodSeconds * probe.failureThreshold;
+            };
+            const cpuOnly = one(plan, SERVICE, "custom-ops-service");
+            expect(get(cpuOnly.inputs, "template.nodeSelector")).to.equal(undefined);
+            expect(window(cpuOnly)).to.be.within(60, STARTUP_PROBE_LIMIT_SECONDS.cpu);
+            // The GPU service keeps a longer window for a cold load of its model.
+            expect(window(svc)).to.be.above(STARTUP_PROBE_LIMIT_SECONDS.cpu).and.at.most(STARTUP_PROBE_LIMIT_SECONDS.gpu);
+        });
+
         it("requests an L4 GPU with always-on CPU and no zonal redundancy", () => {
             expect(get(svc.inputs, "template.nodeSelector.accelerator")).to.equal("nvidia-l4");
             expect(get(svc.inputs, "template.gpuZonalRedundancyDisabled")).to.equal(true);
@@ -238,6 +321,19 @@ describe("the graph (dev stack under mocks)", function () {
             expect(envs.find((e) => e.name === "MODEL_CACHE_PATH")?.value).to.equal("/models");
             expect(tmpl.timeout).to.equal("3600s");
             expect(tmpl.maxRetries).to.equal(1);
+        });
+
+        it("has the memory to stage every file in flight, should gcsfuse fall back from streaming writes", () => {
+            // gcsfuse docs/semantics.md: a write it cannot stream is staged whole in its temp dir,
+            // which on Cloud Run is memory. Largest files of the dev models, as the Hub and the Ollama library list them.
+            const largestFiles = [2.27e9 /* bge-m3 model.safetensors */, 1.32e9 /* llama3.2:1b weights */];
+            const tmpl = get(one(plan, JOB, "model-sync-job").inputs, "template.template") as Record<string, unknown>;
+            const envs = get(tmpl, "containers.0.envs") as { name: string; value: string }[];
+            const concurrency = Number(envs.find((e) => e.name === "SYNC_CONCURRENCY")?.value);
+            expect(concurrency).to.equal(4);
+            const stagedMiB = largestFiles.slice(0, concurrency).reduce((a, b) => a + b, 0) / 2 ** 20;
+            const runtimeMiB = 1024; // Node, download buffers, gcsfuse's buffers and caches
+            expect(memoryMiB(String(get(tmpl, "containers.0.resources.limits.memory")))).to.be.at.least(1.5 * (stagedMiB + runtimeMiB));
         });
 
         it("writes with its own account, granted objectUser on the bucket only", () => {
@@ -320,13 +416,14 @@ describe("the graph (dev stack under mocks)", function () {
                 "warmstart:storage:ModelCache",
             ]);
             const urns = new Set(components.map((c) => c.urn));
-            for (const r of plan.resources.filter((x) => x.custom)) {
+            // Reads (this stack's own previous outputs) are not resources the stack owns.
+            for (const r of plan.resources.filter((x) => x.custom && x.type !== "pulumi:pulumi:StackReference")) {
                 expect(r.parent !== undefined && urns.has(r.parent), `${r.type} ${r.name} has a component parent`).to.equal(true);
             }
         });
 
         it("exports the URLs, image refs by digest, bucket, job and the sync command", () => {
-            expect(Object.keys(plan.outputs).sort()).to.deep.equal(["baseImageRefs", "modelCacheBucket", "modelCacheManifest", "platform", "runSyncCommand", "serviceImageRefs", "serviceUrls", "syncImageRef", "syncJobName"]);
+            expect(Object.keys(plan.outputs).sort()).to.deep.equal(["baseImageRefs", "modelCacheBucket", "modelCacheHierarchicalNamespace", "modelCacheManifest", "platform", "runSyncCommand", "serviceImageRefs", "serviceUrls", "syncImageRef", "syncJobName"]);
             expect(plan.outputs.runSyncCommand).to.equal("gcloud run jobs execute ws-dev-model-sync --region europe-west1 --project warmstart-dev --wait");
             for (const ref of Object.values(plan.outputs.serviceImageRefs as Record<string, string>)) expect(ref).to.match(/@sha256:[0-9a-f]{64}$/);
         });

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { evaluate, EvaluationError, evaluateStack, stackFileConfig } from "../scripts/evaluate";
-import { byType, get, one, Plan } from "./support/plan";
+import { byType, evaluateWith, get, one, Plan } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";
 const PLATFORM = "acme/warmstart/platform";
@@ -32,13 +32,23 @@ describe("platform and project layers", () => {
             expect(out.bases.runtime).to.include({ kind: "runtime", cudaVersion: "12.8.1", torchVersion: "2.7.1" });
         });
 
-        it("grants the configured readers pull on the image repository and writers push on images and caches only", () => {
+        it("grants the configured readers pull on the image repository, and writers push on images and caches and pull through each mirror", () => {
             const grants = byType(platform, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").map((g) => [g.inputs.repository, g.inputs.role, g.inputs.member]);
+            const deployer = "serviceAccount:deployer@acme-search-prod.iam.gserviceaccount.com";
             expect(grants).to.deep.equal([
                 ["ws-platform-images", "roles/artifactregistry.reader", "serviceAccount:service-123456789012@serverless-robot-prod.iam.gserviceaccount.com"],
-                ["ws-platform-buildcache", "roles/artifactregistry.writer", "serviceAccount:deployer@acme-search-prod.iam.gserviceaccount.com"],
-                ["ws-platform-images", "roles/artifactregistry.writer", "serviceAccount:deployer@acme-search-prod.iam.gserviceaccount.com"],
+                ["ws-platform-buildcache", "roles/artifactregistry.writer", deployer],
+                ["ws-platform-images", "roles/artifactregistry.writer", deployer],
+                // A project builds its sync image FROM <mirror>/library/node: pulling through a remote
+                // repository needs reader on it (Artifact Registry docs, "Remote repositories overview").
+                ["ws-platform-dockerhub", "roles/artifactregistry.reader", deployer],
             ]);
+        });
+
+        it("lets writers pull through every extra upstream too", async () => {
+            const p = await evaluateWith({ "warmstart:registry": { writers: ["group:builders@example.com"], upstreams: [{ name: "nvcr", uri: "https://nvcr.io" }] } }, "platform");
+            const mirrors = byType(p, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").filter((g) => g.inputs.role === "roles/artifactregistry.reader").map((g) => g.inputs.repository);
+            expect(mirrors.sort()).to.deep.equal(["ws-platform-dockerhub", "ws-platform-nvcr"]);
         });
     });
 
@@ -65,7 +75,7 @@ describe("platform and project layers", () => {
         it("creates its own model cache, service and sync job, and grants nothing on the platform", () => {
             expect(byType(project, "gcp:storage/bucket:Bucket")).to.have.length(1);
             expect(byType(project, "gcp:cloudrunv2/service:Service")).to.have.length(1);
-            expect(byType(project, "gcp:cloudrunv2/job:Job")).to.have.length(1);
+            expect(byType(project, "gcp:cloudrunv2/job:Job").map((j) => j.name).sort()).to.deep.equal(["model-sync-job", "model-sync-seed"]);
             const onPlatform = project.resources.filter((r) => JSON.stringify(r.inputs).includes("acme-ml-platform") && /Iam|IAM/.test(r.type));
             expect(onPlatform.map((r) => r.name)).to.deep.equal([]);
         });
@@ -88,8 +98,8 @@ describe("platform and project layers", () => {
             } catch (err) {
                 expect(err).to.be.instanceOf(EvaluationError);
                 expect((err as Error).message).to.include("base variant 'runtime' is not exported by platform stack acme/warmstart/platform (it exports: devel)");
-                // Only the read of the platform happened: nothing was created.
-                expect((err as EvaluationError).registered).to.equal(1);
+                // Only reads happened (this stack's previous outputs, the platform's): nothing was created.
+                expect((err as EvaluationError).registered).to.equal(2);
             }
         });
 

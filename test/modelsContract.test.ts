@@ -1,8 +1,13 @@
 // The stack config's `models` list and the sync program's are one contract: both schemas must
-// accept and reject the same entries.
+// accept and reject the same entries. So are the cache's prefixes and the bucket's lifecycle.
 import { expect } from "chai";
+import { modelCacheLifecycle } from "../components/modelCache";
+import { modelCacheEnv } from "../components/modelMount";
 import { modelSchema } from "../stacks/schema";
 import { modelSpec } from "../images/model-sync/src/models";
+import { hubRepoDir } from "../images/model-sync/src/sources/huggingface";
+import { planUrl } from "../images/model-sync/src/sources/url";
+import { LOCK, MANIFEST, MARKER, STAGING, STATE } from "../images/model-sync/src/store";
 
 const sha = "a".repeat(64);
 const entries: [string, unknown, boolean][] = [
@@ -26,4 +31,30 @@ describe("models list contract (stack config and sync program)", () => {
             expect(modelSpec.safeParse(entry).success, "sync program").to.equal(valid);
         });
     }
+});
+
+// The bucket's lifecycle names the cache's top-level prefixes; the sync program decides them.
+describe("cache layout contract (bucket lifecycle and sync program)", () => {
+    const rules = modelCacheLifecycle({ hierarchicalNamespace: false, revisionRetentionDays: 14, stagingRetentionDays: 1 });
+    type Rule = { condition: { withState?: string; daysSinceNoncurrentTime: number; matchesPrefixes?: string[] } };
+    const noncurrent = (rules as Rule[]).filter((r) => r.condition.withState === "ARCHIVED");
+    const daysKept = (object: string) => noncurrent.filter((r) => (r.condition.matchesPrefixes ?? [""]).some((p) => object.startsWith(p))).map((r) => r.condition.daysSinceNoncurrentTime);
+    const env = modelCacheEnv("");
+
+    it("keeps superseded manifests and markers for the rollback window, and nothing else that long", () => {
+        for (const object of [MANIFEST, MARKER]) expect(daysKept(object), object).to.deep.equal([14]);
+    });
+
+    it("drops superseded model files, staged downloads and sync files after a day", () => {
+        const written = [
+            `${hubRepoDir("BAAI/bge-m3")}/snapshots/${"a".repeat(40)}/model.safetensors`,
+            planUrl({ name: "w", source: "url", url: "https://example.com/w.bin", sha256: "b".repeat(64), path: "w.bin" }).files[0].path,
+            `${env.OLLAMA_MODELS.slice(1)}/blobs/sha256-${"c".repeat(64)}`,
+            `${env.SENTENCE_TRANSFORMERS_HOME.slice(1)}/x/config.json`,
+            `${STAGING}/run/bge-m3/model.safetensors`,
+            LOCK,
+            STATE,
+        ];
+        for (const object of written) expect(daysKept(object), object).to.deep.equal([1]);
+    });
 });

@@ -2,7 +2,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
 import { failedSyncWindow, MAX_ALIGNMENT_SECONDS, scheduleIntervalSeconds, cacheCheckFilter } from "../components/monitoring";
-import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
+import { seedExecutionToken } from "../components/modelSyncJob";
+import { evaluateStack, REPO_ROOT, stackFileConfig } from "../scripts/evaluate";
 import { byType, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
 
 const POLICY = "gcp:monitoring/alertPolicy:AlertPolicy";
@@ -103,19 +104,66 @@ describe("operations", () => {
     });
 
     describe("seeding", () => {
-        it("runs the sync once at creation and starts the services after it", () => {
-            const job = one(dev, "gcp:cloudrunv2/job:Job", "model-sync-job");
-            expect(job.inputs.runExecutionToken).to.equal("seed");
+        const JOB = "gcp:cloudrunv2/job:Job";
+        const SERVICE = "gcp:cloudrunv2/service:Service";
+        const token = (p: Plan) => String(one(p, JOB, "model-sync-seed").inputs.runExecutionToken);
+        const syncWith = (sync: Record<string, unknown>) => evaluateWith({ "warmstart:sync": { ...JSON.parse(stackFileConfig("dev")["warmstart:sync"]), ...sync } });
+
+        it("seeds with a second job that runs the same task, and starts the services after it", () => {
+            const seed = one(dev, JOB, "model-sync-seed");
+            const scheduled = one(dev, JOB, "model-sync-job");
+            expect(seed.inputs.name).to.equal("ws-dev-model-sync-seed");
+            expect(seed.inputs.template).to.deep.equal(scheduled.inputs.template);
             for (const name of ["embeddings-service", "custom-ops-service"]) {
-                expect(dependsOn(one(dev, "gcp:cloudrunv2/service:Service", name), job), name).to.equal(true);
+                expect(dependsOn(one(dev, SERVICE, name), seed), name).to.equal(true);
             }
         });
 
+        it("never puts a run token on the job the scheduler runs", () => {
+            // magic-modules #19060: the provider re-sends the token on every update, and the API
+            // forgets it once another execution ran, so an update asks for `<job>-<token>` again
+            // ("already exists", terraform-provider-google #24451) and a refresh diffs forever.
+            for (const p of [dev, prod]) expect(one(p, JOB, "model-sync-job").inputs.runExecutionToken, p.stack).to.equal(undefined);
+            const uri = String(get(one(dev, "gcp:cloudscheduler/job:Job", "model-sync-schedule").inputs, "httpTarget.uri"));
+            expect(uri).to.match(/\/jobs\/ws-dev-model-sync:run$/);
+        });
+
+        it("derives the token from what the run runs: unchanged is no diff, a new models list or image seeds again", async () => {
+            expect(token(await evaluateStack("dev"))).to.equal(token(dev));
+            const models = JSON.parse(stackFileConfig("dev")["warmstart:models"]) as unknown[];
+            expect(token(await evaluateWith({ "warmstart:models": models.slice(0, 1) }))).not.to.equal(token(dev));
+            // Another build context stands in for a changed sync program: a new image digest, a new token.
+            const rebuilt = await evaluateWith({ "warmstart:sync": { ...JSON.parse(stackFileConfig("dev")["warmstart:sync"]), context: "images/model-sync/." } });
+            expect(get(one(rebuilt, JOB, "model-sync-seed").inputs, "template.template.containers.0.image")).not.to.equal(get(one(dev, JOB, "model-sync-seed").inputs, "template.template.containers.0.image"));
+            expect(token(rebuilt)).not.to.equal(token(dev));
+        });
+
+        it("keeps job name and token within the API's limit", () => {
+            // Cloud Run Admin API v2 Job.run_execution_token: "The sum of job name and token length must be fewer than 63 characters".
+            const seed = one(dev, JOB, "model-sync-seed");
+            expect(String(seed.inputs.name).length + token(dev).length).to.be.below(63);
+            expect(token(dev)).to.match(/^[a-z][a-z0-9]*$/);
+            const longest = "a".repeat(49);
+            expect(longest.length + seedExecutionToken(longest, {}).length).to.be.below(63);
+        });
+
+        it("gives the create and the update that wait for the run every attempt's full timeout", async () => {
+            // Cloud Run docs, "Set task timeout for jobs": with retries, the timeout applies to each attempt of a task.
+            const seed = one(dev, JOB, "model-sync-seed");
+            const worst = Math.ceil((1 + 1) * 3600 / 60);
+            for (const op of ["create", "update"] as const) {
+                const minutes = Number(/^(\d+)m$/.exec((seed.options.customTimeouts as Record<string, string> | undefined)?.[op] ?? "")?.[1]);
+                expect(minutes, op).to.be.at.least(worst + 10);
+            }
+            const p = await syncWith({ timeoutSeconds: 7200, maxRetries: 3 });
+            expect(one(p, JOB, "model-sync-seed").options.customTimeouts).to.deep.equal({ create: `${4 * 120 + 15}m`, update: `${4 * 120 + 15}m` });
+            expect(one(p, JOB, "model-sync-job").options.customTimeouts).to.equal(undefined);
+        });
+
         it("is switched off by sync.seedOnCreate: false", async () => {
-            const p = await evaluateWith({ "warmstart:sync": { seedOnCreate: false } });
-            const job = one(p, "gcp:cloudrunv2/job:Job", "model-sync-job");
-            expect(job.inputs.runExecutionToken).to.equal(undefined);
-            expect(dependsOn(one(p, "gcp:cloudrunv2/service:Service", "embeddings-service"), job)).to.equal(false);
+            const p = await syncWith({ seedOnCreate: false });
+            expect(byType(p, JOB).map((j) => j.name)).to.deep.equal(["model-sync-job"]);
+            expect(dependsOn(one(p, SERVICE, "embeddings-service"), one(p, JOB, "model-sync-job"))).to.equal(false);
         });
     });
 
