@@ -21,6 +21,11 @@ export interface LocalModelServiceArgs {
     sharedModelVolume: boolean;
     /** Resources the container must start after, e.g. the first sync. */
     startAfter?: pulumi.Resource[];
+    /**
+     * A value that fails when the service must not start, e.g. the sync's checked exit code: an
+     * input (a label), so a failed value stops the container's creation, which dependsOn alone would not.
+     */
+    startWhen?: pulumi.Input<unknown>;
 }
 
 /** `KEY=value` pairs, sorted, for a container's environment. */
@@ -46,6 +51,7 @@ export class LocalModelService extends pulumi.ComponentResource {
             memory: memoryMiB(args.memory),
             cpus: args.cpu,
             gpus: args.gpu ? "all" : undefined,
+            labels: args.startWhen !== undefined ? [{ label: "warmstart.started-after", value: pulumi.output(args.startWhen).apply((v) => String(v ?? "")) }] : undefined,
             // The bases ship Python; no curl needed for the probe.
             healthcheck: {
                 tests: ["CMD", "python3", "-c", `import urllib.request; urllib.request.urlopen("${healthUrl}", timeout=4)`],

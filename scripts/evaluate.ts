@@ -7,6 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import { parse as parseYaml } from "yaml";
+import { flatToRaw, parseStackConfig } from "../stacks/load";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 const PROJECT = "warmstart";
@@ -116,7 +117,10 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
 /** Outputs of the stacks a StackReference may read, by fully qualified stack name. */
 export type StackOutputs = Record<string, Record<string, unknown>>;
 
-const mocksFor = (stackReferences: StackOutputs): pulumi.runtime.Mocks => ({
+/** Provider-computed state to force, by resource name (e.g. a failed container's exit code). */
+export type StateOverrides = Record<string, Record<string, unknown>>;
+
+const mocksFor = (stackReferences: StackOutputs, overrides: StateOverrides = {}): pulumi.runtime.Mocks => ({
     newResource: (args) => {
         if (args.type === "pulumi:pulumi:StackReference") {
             const name = String(args.inputs.name);
@@ -124,7 +128,7 @@ const mocksFor = (stackReferences: StackOutputs): pulumi.runtime.Mocks => ({
             if (outputs === undefined) throw new Error(`stack ${name} is not known offline (known: ${Object.keys(stackReferences).join(", ") || "none"})`);
             return { id: name, state: { name, outputs, secretOutputNames: [] } };
         }
-        return { id: `${args.type}::${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+        return { id: `${args.type}::${args.name}-id`, state: { ...mockState(args.type, args.name, args.inputs), ...overrides[args.name] } };
     },
     call: (args) => {
         if (args.token === "gcp:organizations/getClientConfig:getClientConfig") {
@@ -155,12 +159,12 @@ interface RegisterRequest {
 }
 
 /** Runs index.ts for a stack config under mocks and records what it registers. */
-export async function evaluate(stack: string, config: FlatConfig, opts: { preview?: boolean; stackReferences?: StackOutputs } = {}): Promise<Plan> {
+export async function evaluate(stack: string, config: FlatConfig, opts: { preview?: boolean; stackReferences?: StackOutputs; state?: StateOverrides } = {}): Promise<Plan> {
     const pending: Promise<void>[] = [];
     const recorded: PlannedResource[] = [];
 
     pulumi.runtime.setAllConfig(config);
-    await pulumi.runtime.setMocks(mocksFor(opts.stackReferences ?? {}), PROJECT, stack, opts.preview ?? false);
+    await pulumi.runtime.setMocks(mocksFor(opts.stackReferences ?? {}, opts.state), PROJECT, stack, opts.preview ?? false);
     type Callback = (err: unknown, resp?: { getUrn(): string; getObject?(): Struct; getProperties?(): Struct }) => void;
     const monitor = settings.getMonitor() as unknown as {
         registerResource: (req: RegisterRequest, cb: Callback) => Promise<void>;
@@ -237,7 +241,16 @@ export async function evaluateStack(stack: string, opts: { preview?: boolean } =
     const config = stackFileConfig(stack);
     const stackReferences: StackOutputs = {};
     const platformStack = config[`${PROJECT}:platformStack`];
-    if (config[`${PROJECT}:layer`] === "project" && platformStack !== undefined) {
+    if (config[`${PROJECT}:layer`] === "project") {
+        // Validated before the platform is looked up: an unset platformStack (Pulumi.yaml's empty
+        // default) must be reported as the bad key it is, not as a stack file named "".
+        try {
+            parseStackConfig(flatToRaw(config));
+        } catch (err) {
+            throw new EvaluationError(err, 0);
+        }
+    }
+    if (config[`${PROJECT}:layer`] === "project" && platformStack !== undefined && platformStack !== "") {
         const platformFile = platformStack.split("/").pop()!;
         if (platformFile === stack) throw new Error(`stack ${stack} names itself as its platform stack`);
         stackReferences[platformStack] = (await evaluateStack(platformFile, opts)).outputs;
