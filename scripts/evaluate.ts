@@ -215,18 +215,33 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { previe
             delete require.cache[id];
         }
     }
-    let program: Record<string, unknown>;
+    // Pulumi's Node language host fails the run on an unhandled rejection, e.g. an apply that
+    // threw feeding a resource input (which then never registers); so does this, instead of waiting.
+    let failProgram: (err: unknown) => void = () => undefined;
+    const programFailed = new Promise<never>((_, reject) => { failProgram = reject; });
+    programFailed.catch(() => undefined);
+    const otherListeners = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    process.on("unhandledRejection", failProgram);
+    let outputs: Record<string, unknown>;
     try {
         // index.ts exports an async main (as Pulumi's Node runtime runs it) whose result is the outputs.
-        const mod = (await import(path.join(REPO_ROOT, "index.ts"))) as { default?: unknown } | (() => Promise<Record<string, unknown>>);
-        const main = typeof mod === "function" ? mod : mod.default;
-        program = typeof main === "function" ? await (main as () => Promise<Record<string, unknown>>)() : (mod as Record<string, unknown>);
+        const run = async () => {
+            const mod = (await import(path.join(REPO_ROOT, "index.ts"))) as { default?: unknown } | (() => Promise<Record<string, unknown>>);
+            const main = typeof mod === "function" ? mod : mod.default;
+            const program = typeof main === "function" ? await (main as () => Promise<Record<string, unknown>>)() : (mod as Record<string, unknown>);
+            const resolved = await resolveOutputs(program);
+            await settleRegistrations(pending);
+            return resolved;
+        };
+        outputs = await Promise.race([run(), programFailed]);
     } catch (err) {
-        await settleRegistrations(pending).catch(() => undefined);
+        await Promise.race([settleRegistrations(pending), new Promise((r) => setTimeout(r, 1000))]).catch(() => undefined);
         throw new EvaluationError(err, recorded.length);
+    } finally {
+        process.removeListener("unhandledRejection", failProgram);
+        for (const listener of otherListeners) process.on("unhandledRejection", listener);
     }
-    const outputs = await resolveOutputs(program);
-    await settleRegistrations(pending);
 
     const resources = recorded.filter((r) => r.urn !== "").sort((a, b) => a.urn.localeCompare(b.urn));
     return { stack, resources, outputs };
@@ -237,8 +252,8 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { previe
  * first, from the stack file named like its last segment (`acme/warmstart/platform` ->
  * Pulumi.platform.yaml), and its outputs are what the project's StackReference reads.
  */
-export async function evaluateStack(stack: string, opts: { preview?: boolean } = {}): Promise<Plan> {
-    const config = stackFileConfig(stack);
+export async function evaluateStack(stack: string, opts: { preview?: boolean; config?: FlatConfig } = {}): Promise<Plan> {
+    const config = opts.config ?? stackFileConfig(stack);
     const stackReferences: StackOutputs = {};
     const platformStack = config[`${PROJECT}:platformStack`];
     if (config[`${PROJECT}:layer`] === "project") {
@@ -253,9 +268,9 @@ export async function evaluateStack(stack: string, opts: { preview?: boolean } =
     if (config[`${PROJECT}:layer`] === "project" && platformStack !== undefined && platformStack !== "") {
         const platformFile = platformStack.split("/").pop()!;
         if (platformFile === stack) throw new Error(`stack ${stack} names itself as its platform stack`);
-        stackReferences[platformStack] = (await evaluateStack(platformFile, opts)).outputs;
+        stackReferences[platformStack] = (await evaluateStack(platformFile, { preview: opts.preview })).outputs;
     }
-    return evaluate(stack, config, { ...opts, stackReferences });
+    return evaluate(stack, config, { preview: opts.preview, stackReferences });
 }
 
 async function settleRegistrations(pending: Promise<void>[]): Promise<void> {

@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
 import { buildkitdConfig, registryConfig } from "../components/localRegistry";
-import { evaluateStack } from "../scripts/evaluate";
-import { byType, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
+import { requireSyncSuccess } from "../components/localModelSync";
+import { evaluate, EvaluationError, evaluateStack } from "../scripts/evaluate";
+import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";
 const CONTAINER = "docker:index/container:Container";
@@ -56,6 +57,9 @@ describe("the local target (local stack under mocks)", () => {
             expect(get(base.inputs, "builder.name")).to.equal("ws-local-builder");
             expect(dependsOn(base, builder)).to.equal(true);
             expect(get(builder.inputs, "dockerContainer.network")).to.equal("host");
+            // kreuzwerker/terraform-provider-docker resource_docker_buildx_builder.go: `driver` is
+            // ConflictsWith `docker_container`; the block alone selects the docker-container driver.
+            expect(builder.inputs).not.to.have.property("driver");
             expect(get(base.inputs, "cacheTo.0.registry")).to.include({ ref: "localhost:5001/warmstart-cache/cuda-runtime:buildcache", mode: "max" });
             expect((base.inputs.tags as string[])[0]).to.match(/^localhost:5001\/warmstart\/cuda-runtime:/);
         });
@@ -77,6 +81,22 @@ describe("the local target (local stack under mocks)", () => {
                 expect(dependsOn(svc, sync), name).to.equal(true);
                 expect(get(svc.inputs, "mounts.0"), name).to.deep.equal({ type: "volume", source: "ws-local-models", target: "/models", readOnly: true });
                 expect(svc.inputs.envs, name).to.include.members(["MODEL_CACHE_PATH=/models", "SHARED_MODEL_VOLUME_ENABLED=true", "HF_HUB_CACHE=/models/huggingface/hub"]);
+            }
+        });
+
+        // kreuzwerker/terraform-provider-docker resource_docker_container_funcs.go: an attached
+        // one-shot container's exit code is stored in `exit_code`, never turned into an error.
+        it("fails the deployment, with no service container, when the one-shot sync exits non-zero", async () => {
+            expect(() => requireSyncSuccess("ws-local-model-sync", 3)).to.throw(/ws-local-model-sync exited with code 3/);
+            expect(requireSyncSuccess("s", 0)).to.equal(0);
+            const ok = await evaluate("local", devConfigWith({}, "local"), { state: { "model-sync-container": { exitCode: 0 } } });
+            expect(get(one(ok, CONTAINER, "embeddings-container").inputs, "labels.0")).to.deep.equal({ label: "warmstart.started-after", value: "model-sync exit 0" });
+            try {
+                await evaluate("local", devConfigWith({}, "local"), { state: { "model-sync-container": { exitCode: 1 } } });
+                expect.fail("a failed sync was accepted");
+            } catch (err) {
+                expect(err).to.be.instanceOf(EvaluationError);
+                expect((err as Error).message).to.include("ws-local-model-sync exited with code 1");
             }
         });
 
