@@ -5,6 +5,8 @@ import { warmstartPolicies } from "../policy/policies";
 import { evaluatePolicies, PolicyConfig, ResourceLike, resourceRules, stackRules } from "../policy/rules";
 import { evaluateStack, listStacks, REPO_ROOT } from "../scripts/evaluate";
 import { policyConfigFor } from "../scripts/policyConfig";
+import { cpuCount, memoryMiB } from "../policy/units";
+import * as schemaUnits from "../stacks/schema";
 import { devConfigWith, evaluateWith, Plan } from "./support/plan";
 
 const asResources = (plan: Plan): ResourceLike[] => plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
@@ -111,5 +113,13 @@ describe("policy pack", () => {
         expect(pack.dependencies.typescript).to.equal(root.devDependencies.typescript);
         const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "policy", "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
         expect(lock.packages["node_modules/typescript"]?.version).to.match(/^5\.9\./);
+    });
+
+    it("reads CPU and memory with the same parser as the stack schema", () => {
+        expect(schemaUnits.cpuCount).to.equal(cpuCount);
+        expect(schemaUnits.memoryMiB).to.equal(memoryMiB);
+        expect([cpuCount("500m"), cpuCount("4"), cpuCount("four")]).to.deep.equal([0.5, 4, NaN]);
+        expect([memoryMiB("16Gi"), memoryMiB("512Mi"), memoryMiB("16GB")]).to.deep.equal([16384, 512, NaN]);
+        expect(memoryMiB("1G")).to.be.closeTo(953.67, 0.01);
     });
 });
