@@ -1,6 +1,6 @@
 // The typed stack configuration: every key a stack file may set, its default and its checks.
-// Pulumi.yaml declares the same keys for the CLI; this schema is the source of truth for the
-// shapes the CLI cannot check (objects and lists of objects) and for cross-field rules.
+// Pulumi.yaml declares the same keys and their types for the CLI; this schema is the source of
+// truth for what is inside objects and lists, for what Cloud Run and NVIDIA offer, and for cross-field rules.
 import { Cron } from "croner";
 import { z } from "zod";
 import { cpuCount, memoryMiB } from "../policy/units";
