@@ -107,7 +107,16 @@ describe("the local target (local stack under mocks)", () => {
             expect(plan.outputs.runSyncCommand).to.equal("docker start --attach ws-local-model-sync");
         });
 
-        it("uses a host directory for the cache when asked", async () => {
+        // Docker CLI reference (docker run --cpus): a decimal number of CPUs; millicores are not a Docker unit.
+        it("gives Docker a decimal CPU count for a Cloud Run millicore value", async () => {
+            const services = JSON.parse(devConfigWith({}, "local")["warmstart:services"]) as Record<string, unknown>[];
+            services[1] = { ...services[1], cpu: "500m", memory: "512Mi" };
+            const p = await evaluateWith({ "warmstart:services": services }, "local");
+            const name = `${String(services[1].name)}-container`;
+            expect(one(p, CONTAINER, name).inputs).to.include({ cpus: "0.5", memory: 512 });
+        });
+
+                it("uses a host directory for the cache when asked", async () => {
             const p = await evaluateWith({ "warmstart:local": { modelCacheHostPath: "/srv/models" } }, "local");
             expect(byType(p, "docker:index/volume:Volume").map((v) => v.name)).not.to.include("model-cache-volume");
             expect(get(one(p, CONTAINER, "embeddings-container").inputs, "mounts.0")).to.deep.equal({ type: "bind", source: "/srv/models", target: "/models", readOnly: true });
