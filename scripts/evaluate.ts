@@ -107,6 +107,9 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, uri: `https://${String(inputs.name)}-mock.${String(inputs.location)}.run.app` };
         case "gcp:monitoring/notificationChannel:NotificationChannel":
             return { ...inputs, name: `projects/${String(inputs.project)}/notificationChannels/${name}` };
+        case "docker:index/container:Container":
+            // An attached one-shot container ran to its end: the provider records its exit code.
+            return inputs.attach === true ? { ...inputs, exitCode: 0 } : { ...inputs };
         case "gcp:storage/bucket:Bucket":
             return { ...inputs, url: `gs://${String(inputs.name ?? name)}` };
         default:
