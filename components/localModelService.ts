@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { LocalModelCache } from "./localModelCache";
 import { MODEL_MOUNT_PATH, modelCacheEnv } from "./modelMount";
-import { memoryMiB } from "../stacks/schema";
+import { cpuCount, memoryMiB } from "../policy/units";
 
 export interface LocalModelServiceArgs {
     containerName: string;
@@ -21,6 +21,11 @@ export interface LocalModelServiceArgs {
     sharedModelVolume: boolean;
     /** Resources the container must start after, e.g. the first sync. */
     startAfter?: pulumi.Resource[];
+    /**
+     * A value that fails when the service must not start, e.g. the sync's checked exit code: an
+     * input (a label), so a failed value stops the container's creation, which dependsOn alone would not.
+     */
+    startWhen?: pulumi.Input<unknown>;
 }
 
 /** `KEY=value` pairs, sorted, for a container's environment. */
@@ -44,8 +49,10 @@ export class LocalModelService extends pulumi.ComponentResource {
             ports: [{ internal: args.port, external: args.hostPort, ip: args.public ? "0.0.0.0" : "127.0.0.1" }],
             mounts: [args.modelCache.readMount()],
             memory: memoryMiB(args.memory),
-            cpus: args.cpu,
+            // Docker's --cpus is a decimal count: Cloud Run's millicores (`500m`) become `0.5`.
+            cpus: String(cpuCount(args.cpu)),
             gpus: args.gpu ? "all" : undefined,
+            labels: args.startWhen !== undefined ? [{ label: "warmstart.started-after", value: pulumi.output(args.startWhen).apply((v) => String(v ?? "")) }] : undefined,
             // The bases ship Python; no curl needed for the probe.
             healthcheck: {
                 tests: ["CMD", "python3", "-c", `import urllib.request; urllib.request.urlopen("${healthUrl}", timeout=4)`],

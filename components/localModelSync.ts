@@ -13,12 +13,30 @@ export interface LocalModelSyncArgs {
 }
 
 /**
+ * The sync's exit code, or an error naming the container and the code. The Docker provider
+ * records a one-shot container's exit code and reports success whatever it is
+ * (kreuzwerker/terraform-provider-docker, resource_docker_container_funcs.go: `exit_code` is only
+ * set), so the program turns a failed sync into a failed deployment itself. Unknown (preview) passes.
+ */
+export function requireSyncSuccess(containerName: string, exitCode: number | undefined): number | undefined {
+    if (exitCode !== undefined && exitCode !== 0) {
+        throw new Error(`the model sync container ${containerName} exited with code ${exitCode}: read its output with \`docker logs ${containerName}\`, fix the cause, then run pulumi up again`);
+    }
+    return exitCode;
+}
+
+/**
  * The local target's sync: the same program as the Cloud Run job, run once as a container that
  * `pulumi up` waits for, so the services start on a filled cache. Run it again with
  * `docker start -a <container>`.
  */
 export class LocalModelSync extends pulumi.ComponentResource {
     readonly container: docker.Container;
+    /**
+     * The sync's exit code once it succeeded; fails (and so fails every resource taking it as an
+     * input) when the sync exited non-zero.
+     */
+    readonly succeeded: pulumi.Output<number | undefined>;
 
     constructor(name: string, args: LocalModelSyncArgs, opts?: pulumi.ComponentResourceOptions) {
         super("warmstart:run:LocalModelSync", name, {}, opts);
@@ -33,6 +51,7 @@ export class LocalModelSync extends pulumi.ComponentResource {
             mustRun: false,
             restart: "no",
         }, { parent: this });
-        this.registerOutputs({ container: this.container.name });
+        this.succeeded = this.container.exitCode.apply((code) => requireSyncSuccess(args.containerName, code));
+        this.registerOutputs({ container: this.container.name, exitCode: this.succeeded });
     }
 }

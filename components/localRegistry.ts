@@ -102,7 +102,8 @@ export class LocalRegistry extends pulumi.ComponentResource implements ImageRegi
 
         const builder = new docker.BuildxBuilder(`${name}-builder`, {
             name: `${args.namePrefix}-builder`,
-            driver: "docker-container",
+            // No `driver`: a dockerContainer block selects the docker-container driver, and the
+            // provider refuses both together (ConflictsWith in its buildx builder schema).
             // On the host network the builder reaches the registries' loopback ports.
             dockerContainer: { network: "host" },
             buildkitConfig: args.buildkitConfigPath,

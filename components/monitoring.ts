@@ -1,5 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import * as time from "@pulumiverse/time";
 import { Cron } from "croner";
 
 export interface MonitoringArgs {
@@ -12,6 +13,8 @@ export interface MonitoringArgs {
     /** The sync job's cron and time zone: the failure alert's window follows it. */
     syncSchedule: string;
     syncTimeZone: string;
+    /** The longest one execution can run: task timeout times attempts (1 + retries). */
+    syncMaxRunSeconds: number;
     bucketName: pulumi.Input<string>;
     /** Alert recipients. */
     emails: string[];
@@ -27,15 +30,25 @@ export interface MonitoringArgs {
     runbookUrl?: string;
 }
 
-/** Log filter of the entrypoint's one JSON line per container start (see images/cuda-base). */
-export function cacheCheckFilter(serviceNames: string[], hitsOnly: boolean): string {
+/**
+ * Log filter of the entrypoint's one JSON line per container start (see images/cuda-base):
+ * every check, or the misses only. Misses are counted, not hits: a ratio of hits to checks has
+ * no numerator series in an hour without a hit, so it would be silent exactly when every start misses.
+ */
+export function cacheCheckFilter(serviceNames: string[], missesOnly: boolean): string {
     const services = serviceNames.map((s) => `"${s}"`).join(" OR ");
     return [
         'resource.type="cloud_run_revision"',
         `resource.labels.service_name=(${services})`,
-        hitsOnly ? "jsonPayload.cache_hit=true" : "jsonPayload.cache_hit:*",
+        missesOnly ? "jsonPayload.cache_hit=false" : "jsonPayload.cache_hit:*",
     ].join(" AND ");
 }
+
+/**
+ * How long alert policies on brand-new log-based metrics wait after the metrics are created: the
+ * API refuses them with "Cannot find metric(s)" for up to ~10 minutes (terraform-provider-google #11102).
+ */
+export const NEW_METRIC_SETTLE = "10m";
 
 /** Log filter of the sync program's summary line (images/model-sync: `sync finished…`). */
 export function syncSummaryFilter(jobName: pulumi.Input<string>): pulumi.Output<string> {
@@ -48,17 +61,29 @@ export function scheduleIntervalSeconds(schedule: string, timeZone: string): num
     return Math.round((b.getTime() - a.getTime()) / 1000);
 }
 
-/** Cloud Monitoring aligns alert windows over at most 25 hours. */
-export const MAX_ALIGNMENT_SECONDS = 25 * 3600;
+/** The cache alert's threshold: a hit rate under `hitRate` is a miss share over 1 - hitRate. */
+export function missShareThreshold(hitRate: number): number {
+    return Math.round((1 - hitRate) * 1e6) / 1e6;
+}
 
 /**
- * "N failed executions in a row" as a threshold condition: at least one failed execution in
- * every sliding window of one schedule interval, held for N-1 intervals. A success in between
- * empties a window and resets the condition, so two failures a week apart never alert.
+ * The look-back of the "N failed executions in a row" alert: N schedule intervals plus the
+ * longest run, so N consecutive runs fit even when retries or a DST change move their times.
  */
-export function failedSyncWindow(intervalSeconds: number, consecutive: number): { alignmentSeconds: number; durationSeconds: number } {
-    const alignmentSeconds = Math.min(intervalSeconds, MAX_ALIGNMENT_SECONDS);
-    return { alignmentSeconds, durationSeconds: alignmentSeconds * (consecutive - 1) };
+export function failedSyncWindowSeconds(intervalSeconds: number, consecutive: number, maxRunSeconds: number): number {
+    return intervalSeconds * consecutive + maxRunSeconds;
+}
+
+/**
+ * PromQL: at least N failed executions in the window, unless one succeeded in it (then the
+ * failures were not in a row). No state carries between evaluations, so a drifting run time
+ * cannot reset it, as a one-interval threshold window held for N-1 intervals could.
+ * Metric names follow Cloud Monitoring's PromQL mapping (first `/` to `:`, the rest to `_`).
+ */
+export function failedSyncQuery(jobName: string, consecutive: number, windowSeconds: number): string {
+    const executions = (result: string) =>
+        `sum(increase(run_googleapis_com:job_completed_execution_count{monitored_resource="cloud_run_job",job_name="${jobName}",result="${result}"}[${windowSeconds}s]))`;
+    return `${executions("failed")} >= ${consecutive} unless ${executions("succeeded")} > 0`;
 }
 
 function documentation(title: string, meaning: string, action: string, runbookUrl?: string): gcp.types.input.monitoring.AlertPolicyDocumentation {
@@ -100,7 +125,13 @@ export class Monitoring extends pulumi.ComponentResource {
         }, parent);
         const names = pulumi.all(args.serviceNames);
         const checks = counter("cache-checks", "Container starts that checked the model cache", names.apply((n) => cacheCheckFilter(n, false)));
-        const hits = counter("cache-hits", "Container starts that found a complete model cache", names.apply((n) => cacheCheckFilter(n, true)));
+        const misses = counter("cache-misses", "Container starts that found no complete model cache", names.apply((n) => cacheCheckFilter(n, true)));
+        // Policies on these metrics wait once, when the metrics are created (Sleep waits on
+        // create only); a renamed metric replaces the Sleep through its triggers and waits again.
+        const metricsSettled = new time.Sleep(`${name}-metrics-settle`, {
+            createDuration: NEW_METRIC_SETTLE,
+            triggers: { metrics: pulumi.interpolate`${checks.name},${misses.name}` },
+        }, { ...parent, dependsOn: [checks, misses] });
 
         const hourlySum = [{ alignmentPeriod: "3600s", perSeriesAligner: "ALIGN_SUM", crossSeriesReducer: "REDUCE_SUM", groupByFields: ["metric.label.service"] }];
         const pct = (share: number) => `${Math.round(share * 100)} %`;
@@ -111,14 +142,15 @@ export class Monitoring extends pulumi.ComponentResource {
             severity: "WARNING",
             notificationChannels,
             conditions: [{
-                displayName: `hourly cache-hit rate < ${pct(args.cacheHitRateThreshold)}`,
+                displayName: `hourly cache-miss share > ${pct(1 - args.cacheHitRateThreshold)}`,
                 conditionThreshold: {
-                    filter: pulumi.interpolate`metric.type="logging.googleapis.com/user/${hits.name}" AND resource.type="cloud_run_revision"`,
+                    filter: pulumi.interpolate`metric.type="logging.googleapis.com/user/${misses.name}" AND resource.type="cloud_run_revision"`,
                     denominatorFilter: pulumi.interpolate`metric.type="logging.googleapis.com/user/${checks.name}" AND resource.type="cloud_run_revision"`,
                     aggregations: hourlySum,
                     denominatorAggregations: hourlySum,
-                    comparison: "COMPARISON_LT",
-                    thresholdValue: args.cacheHitRateThreshold,
+                    // Hit rate under T is a miss share over 1 - T (rounded: 1 - 0.9 is not 0.1 in floats).
+                    comparison: "COMPARISON_GT",
+                    thresholdValue: missShareThreshold(args.cacheHitRateThreshold),
                     duration: "0s",
                     // No container starts in an hour is not a miss.
                     evaluationMissingData: "EVALUATION_MISSING_DATA_INACTIVE",
@@ -130,7 +162,7 @@ export class Monitoring extends pulumi.ComponentResource {
                 "Check the last sync execution (`gcloud run jobs executions list --job <syncJobName>`), read `manifest.json` and `.done` in the bucket, and run a sync by hand (`pulumi stack output runSyncCommand`). The services' `cache_hit: false` log lines give the reason.",
                 args.runbookUrl,
             ),
-        }, { ...parent, dependsOn: [hits, checks] }));
+        }, { ...parent, dependsOn: [metricsSettled] }));
 
         // The sync's own summary line per run (outcome, bytes, failed models), for charts and log
         // queries. The alert below counts executions instead: with retries, one failed execution
@@ -144,7 +176,7 @@ export class Monitoring extends pulumi.ComponentResource {
             labelExtractors: { outcome: "EXTRACT(jsonPayload.outcome)" },
         }, parent);
 
-        const window = failedSyncWindow(scheduleIntervalSeconds(args.syncSchedule, args.syncTimeZone), args.consecutiveFailedSyncs);
+        const windowSeconds = failedSyncWindowSeconds(scheduleIntervalSeconds(args.syncSchedule, args.syncTimeZone), args.consecutiveFailedSyncs, args.syncMaxRunSeconds);
         this.policies.push(new gcp.monitoring.AlertPolicy(`${name}-sync-failures`, {
             project: args.project,
             displayName: `Model sync failed ${args.consecutiveFailedSyncs} times in a row`,
@@ -153,12 +185,10 @@ export class Monitoring extends pulumi.ComponentResource {
             notificationChannels,
             conditions: [{
                 displayName: `${args.consecutiveFailedSyncs} consecutive failed sync executions`,
-                conditionThreshold: {
-                    filter: pulumi.interpolate`metric.type="run.googleapis.com/job/completed_execution_count" AND resource.type="cloud_run_job" AND resource.labels.job_name="${args.syncJobName}" AND metric.labels.result="failed"`,
-                    aggregations: [{ alignmentPeriod: `${window.alignmentSeconds}s`, perSeriesAligner: "ALIGN_SUM", crossSeriesReducer: "REDUCE_SUM" }],
-                    comparison: "COMPARISON_GT",
-                    thresholdValue: 0,
-                    duration: `${window.durationSeconds}s`,
+                conditionPrometheusQueryLanguage: {
+                    query: pulumi.output(args.syncJobName).apply((job) => failedSyncQuery(job, args.consecutiveFailedSyncs, windowSeconds)),
+                    duration: "0s",
+                    evaluationInterval: "300s",
                 },
             }],
             documentation: documentation(

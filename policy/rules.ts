@@ -1,6 +1,7 @@
 // The rules of the warmstart policy pack, as plain functions over a resource's type and inputs,
 // so the pack (index.ts) and the offline tests run exactly the same checks.
 /* eslint-disable @typescript-eslint/no-explicit-any */
+import { cpuCount, memoryMiB } from "./units";
 
 export interface ResourceLike {
     type: string;
@@ -40,15 +41,8 @@ function podTemplate(r: ResourceLike): Record<string, any> | undefined {
 }
 
 function memoryGiB(memory: string | undefined): number {
-    const m = /^(\d+(?:\.\d+)?)(Mi|Gi|M|G)$/.exec(memory ?? "");
-    if (m === null) return 0;
-    const n = Number(m[1]);
-    return m[2].startsWith("G") ? n : n / 1024;
-}
-
-function cpuCount(cpu: string | undefined): number {
-    if (cpu === undefined) return 0;
-    return cpu.endsWith("m") ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);
+    const mib = memoryMiB(memory);
+    return Number.isNaN(mib) ? 0 : mib / 1024;
 }
 
 export const resourceRules: ResourceRule[] = [
@@ -145,7 +139,7 @@ export const resourceRules: ResourceRule[] = [
             for (const c of tmpl.containers ?? []) {
                 const limits = c?.resources?.limits ?? {};
                 if (limits["nvidia.com/gpu"] === undefined) continue;
-                if (cpuCount(limits.cpu) < 4) out.push(`${r.name}: a GPU needs at least 4 vCPU (cpu is ${limits.cpu})`);
+                if (!(cpuCount(limits.cpu) >= 4)) out.push(`${r.name}: a GPU needs at least 4 vCPU (cpu is ${limits.cpu})`);
                 if (memoryGiB(limits.memory) < 16) out.push(`${r.name}: a GPU needs at least 16Gi memory (memory is ${limits.memory})`);
                 if (c.resources.cpuIdle !== false) out.push(`${r.name}: a GPU needs CPU always allocated: set resources.cpuIdle: false`);
                 if (tmpl.nodeSelector?.accelerator === undefined) out.push(`${r.name}: a GPU needs nodeSelector.accelerator (nvidia-l4)`);

@@ -4,12 +4,13 @@
 // result; the tests assert on it.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { mocksFor, StackOutputs } from "./offline/mocks";
+import { mocksFor, StackOutputs, StateOverrides } from "./offline/mocks";
 import { PlannedResource, recordMonitor } from "./offline/recorder";
 import { FlatConfig, PROJECT, REPO_ROOT, stackFileConfig } from "./offline/stackFiles";
+import { flatToRaw, parseStackConfig } from "../stacks/load";
 
 export { FlatConfig, listStacks, projectDefaults, REPO_ROOT, stackFileConfig } from "./offline/stackFiles";
-export { StackOutputs } from "./offline/mocks";
+export { StackOutputs, StateOverrides } from "./offline/mocks";
 export { PlannedResource, RecordedOptions } from "./offline/recorder";
 
 export interface Plan {
@@ -58,21 +59,35 @@ export const ORGANIZATION = "organization";
  * Runs index.ts for a stack config under mocks and records what it registers. The stack's own
  * previous outputs (read back by the program) are `previousOutputs`: none, a first deploy, unless given.
  */
-export async function evaluate(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown> } = {}): Promise<Plan> {
+export async function evaluate(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown>; state?: StateOverrides } = {}): Promise<Plan> {
     pulumi.runtime.setAllConfig(config);
     const stackReferences = { ...opts.stackReferences, [`${ORGANIZATION}/${PROJECT}/${stack}`]: opts.previousOutputs ?? {} };
-    await pulumi.runtime.setMocks(mocksFor(stackReferences), PROJECT, stack, false, ORGANIZATION);
+    await pulumi.runtime.setMocks(mocksFor(stackReferences, opts.state), PROJECT, stack, false, ORGANIZATION);
     const recording = recordMonitor();
     forgetProgram();
-    let program: Record<string, unknown>;
+    // Pulumi's Node language host fails the run on an unhandled rejection, e.g. an apply that
+    // threw feeding a resource input (which then never registers); so does this, instead of waiting.
+    let failProgram: (err: unknown) => void = () => undefined;
+    const programFailed = new Promise<never>((_, reject) => { failProgram = reject; });
+    programFailed.catch(() => undefined);
+    const otherListeners = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    process.on("unhandledRejection", failProgram);
+    let outputs: Record<string, unknown>;
     try {
-        program = await runProgram();
+        const run = async () => {
+            const resolved = await resolveOutputs(await runProgram());
+            await recording.settle();
+            return resolved;
+        };
+        outputs = await Promise.race([run(), programFailed]);
     } catch (err) {
-        await recording.settle().catch(() => undefined);
+        await Promise.race([recording.settle(), new Promise((r) => setTimeout(r, 1000))]).catch(() => undefined);
         throw new EvaluationError(err, recording.resources.length);
+    } finally {
+        process.removeListener("unhandledRejection", failProgram);
+        for (const listener of otherListeners) process.on("unhandledRejection", listener);
     }
-    const outputs = await resolveOutputs(program);
-    await recording.settle();
     const resources = recording.resources.filter((r) => r.urn !== "").sort((a, b) => a.urn.localeCompare(b.urn));
     return { stack, resources, outputs };
 }
@@ -82,11 +97,20 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { stackR
  * first, from the stack file named like its last segment (`acme/warmstart/platform` ->
  * Pulumi.platform.yaml), and its outputs are what the project's StackReference reads.
  */
-export async function evaluateStack(stack: string): Promise<Plan> {
-    const config = stackFileConfig(stack);
+export async function evaluateStack(stack: string, opts: { config?: FlatConfig } = {}): Promise<Plan> {
+    const config = opts.config ?? stackFileConfig(stack);
     const stackReferences: StackOutputs = {};
     const platformStack = config[`${PROJECT}:platformStack`];
-    if (config[`${PROJECT}:layer`] === "project" && platformStack !== undefined) {
+    if (config[`${PROJECT}:layer`] === "project") {
+        // Validated before the platform is looked up: an unset platformStack (Pulumi.yaml's empty
+        // default) must be reported as the bad key it is, not as a stack file named "".
+        try {
+            parseStackConfig(flatToRaw(config));
+        } catch (err) {
+            throw new EvaluationError(err, 0);
+        }
+    }
+    if (config[`${PROJECT}:layer`] === "project" && platformStack !== undefined && platformStack !== "") {
         const platformFile = platformStack.split("/").pop()!;
         if (platformFile === stack) throw new Error(`stack ${stack} names itself as its platform stack`);
         stackReferences[platformStack] = (await evaluateStack(platformFile)).outputs;

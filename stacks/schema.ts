@@ -1,8 +1,13 @@
 // The typed stack configuration: every key a stack file may set, its default and its checks.
-// Pulumi.yaml declares the same keys for the CLI; this schema is the source of truth for the
-// shapes the CLI cannot check (objects and lists of objects) and for cross-field rules.
+// Pulumi.yaml declares the same keys and their types for the CLI; this schema is the source of
+// truth for what is inside objects and lists, for what Cloud Run and NVIDIA offer, and for cross-field rules.
 import { Cron } from "croner";
 import { z } from "zod";
+import { cpuCount, memoryMiB } from "../policy/units";
+import { CLOUD_RUN_REGIONS, cpuProblem, memoryProblem } from "./cloudRun";
+import { cudaImageProblem } from "./cudaImages";
+
+export { cpuCount, memoryMiB };
 
 /** Names that become parts of GCP resource ids: lowercase, start with a letter, no double hyphen. */
 const resourceName = z
@@ -18,10 +23,13 @@ const relativePath = z
     .min(1, "must not be empty")
     .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must be a path inside the repository (relative, no '..')");
 
-const gcpRegion = z.string().regex(/^[a-z]+-[a-z]+\d+$/, "must be a GCP region such as europe-west1");
+const gcpRegion = z.string().refine((r) => (CLOUD_RUN_REGIONS as readonly string[]).includes(r), "must be a region where Cloud Run runs, such as europe-west1 (see stacks/cloudRun.ts)");
 
-/** Cloud Run accepts CPU as a count of vCPUs (fractions below 1 only as 0.x). */
-const cpu = z.string().regex(/^(\d+|0\.\d+|\d+m)$/, "must be a vCPU count such as 1, 4 or 0.5 (or millicores such as 500m)");
+/** A CPU value Cloud Run takes (stacks/cloudRun.ts); memory is checked against it below. */
+const cpu = z.string().superRefine((value, ctx) => {
+    const problem = cpuProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
 const memory = z.string().regex(/^\d+(Mi|Gi)$/, "must be a size such as 512Mi or 16Gi");
 
 const timeZone = z.string().refine((tz) => {
@@ -317,11 +325,18 @@ export const stackConfigSchema = z
             if (cfg.models.length > 0) ctx.addIssue({ code: "custom", path: ["models"], message: "must be empty with layer: platform (each project syncs its own models)", input: cfg.models });
         }
         cfg.bases.forEach((b, i) => {
+            const image = cudaImageProblem(b.cudaVersion, b.ubuntuVersion);
+            if (image !== undefined) {
+                ctx.addIssue({ code: "custom", path: ["bases", i, image.key], message: image.message, input: b[image.key] });
+            }
             const shipped = UBUNTU_PYTHON[b.ubuntuVersion];
             if (shipped !== undefined && shipped !== b.pythonVersion) {
                 ctx.addIssue({ code: "custom", path: ["bases", i, "pythonVersion"], message: `must be ${shipped}, the Python of Ubuntu ${b.ubuntuVersion} (the base installs the release's python${shipped})`, input: b.pythonVersion });
             }
         });
+
+        const syncMemory = memoryProblem(cfg.sync.memory, cfg.sync.cpu);
+        if (syncMemory !== undefined) ctx.addIssue({ code: "custom", path: ["sync", "memory"], message: syncMemory, input: cfg.sync.memory });
 
         const baseKinds = new Map(cfg.bases.map((b) => [b.name, b.kind]));
         const knownBases = [...baseKinds.keys()].join(", ") || "none";
@@ -334,6 +349,8 @@ export const stackConfigSchema = z
             if (checkBases && svc.builder !== undefined && !baseKinds.has(svc.builder)) {
                 ctx.addIssue({ code: "custom", path: ["services", i, "builder"], message: `names no base variant (known: ${knownBases})`, input: svc.builder });
             }
+            const memory = memoryProblem(svc.memory, svc.cpu);
+            if (memory !== undefined) ctx.addIssue({ code: "custom", path: ["services", i, "memory"], message: memory, input: svc.memory });
             if (svc.minInstances > svc.maxInstances) {
                 ctx.addIssue({ code: "custom", path: ["services", i, "minInstances"], message: `must not exceed maxInstances (${svc.maxInstances})`, input: svc.minInstances });
             }
@@ -358,12 +375,3 @@ export const stackConfigSchema = z
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 /** The stack configuration with every default filled in. */
 export type StackConfig = z.output<typeof stackConfigSchema>;
-
-export function cpuCount(cpu: string): number {
-    return cpu.endsWith("m") ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);
-}
-
-export function memoryMiB(memory: string): number {
-    const n = Number(memory.slice(0, -2));
-    return memory.endsWith("Gi") ? n * 1024 : n;
-}

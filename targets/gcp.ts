@@ -71,6 +71,7 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
             ...cfg.monitoring, project, metricPrefix: `warmstart/${prefix}`, emails: cfg.monitoring.notificationEmails,
             serviceNames: services.map((s) => s.service.name), syncJobName: sync.jobName, bucketName: modelCache.bucketName,
             syncSchedule: cfg.sync.schedule, syncTimeZone: cfg.sync.timeZone,
+            syncMaxRunSeconds: cfg.sync.timeoutSeconds * (cfg.sync.maxRetries + 1),
         });
     }
 

@@ -2,6 +2,7 @@
 // model cache, the sync as a one-shot container and the services as containers. No cloud account.
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { LocalModelCache } from "../components/localModelCache";
 import { LocalModelService } from "../components/localModelService";
 import { LocalModelSync } from "../components/localModelSync";
@@ -31,11 +32,14 @@ export function deployLocally({ cfg, prefix, serviceImages, syncImage }: Workloa
         hostPort: cfg.local.firstServicePort + i, gpu: svc.gpu !== undefined,
         // Like seeding on GCP: a fresh stack's services start after the first sync finished.
         startAfter: [sync.container],
+        // A failed sync stops the deployment here: no service starts on a broken cache.
+        startWhen: sync.succeeded.apply((code) => `model-sync exit ${code ?? "unknown"}`),
     }));
     return {
         serviceUrls: Object.fromEntries(services.map((s, i) => [cfg.services[i].name, s.url])),
         modelCacheVolume: modelCache.volume?.name ?? cfg.local.modelCacheHostPath,
-        syncContainer: sync.container.name,
+        // Resolves only when the sync succeeded, so a failed sync fails `pulumi up` with no service.
+        syncContainer: pulumi.all([sync.container.name, sync.succeeded]).apply(([name]) => name),
         runSyncCommand: `docker start --attach ${prefix}-model-sync`,
     };
 }

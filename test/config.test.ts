@@ -109,6 +109,18 @@ describe("stack configuration", () => {
             ["a six-field schedule", { "warmstart:sync": { schedule: "0 0 3 * * *" } }, "warmstart:sync.schedule"],
             ["an unknown time zone", { "warmstart:sync": { timeZone: "Mars/Olympus_Mons" } }, "warmstart:sync.timeZone"],
             ["a ten-second timeout", { "warmstart:sync": { timeoutSeconds: 10 } }, "warmstart:sync.timeoutSeconds"],
+            // Cloud Run locations (cloud.google.com/run/docs/locations, read 2026-11): well-formed, not offered.
+            ["a region Cloud Run does not offer", { "warmstart:region": "europe-west5" }, "warmstart:region"],
+            // Cloud Run CPU limits: fractions below 1, then 1, 2, 4, 6, 8 only.
+            ["3 vCPU", { "warmstart:services": serviceWith(1, { cpu: "3" }) }, "warmstart:services[1].cpu"],
+            ["1500 millicores", { "warmstart:sync": { cpu: "1500m", memory: "2Gi" } }, "warmstart:sync.cpu"],
+            // Cloud Run memory limits: more than 8 GiB needs at least 4 vCPU.
+            ["16Gi on 2 vCPU", { "warmstart:services": serviceWith(1, { cpu: "2", memory: "16Gi" }) }, "warmstart:services[1].memory"],
+            ["8Gi for the sync on 1 vCPU", { "warmstart:sync": { cpu: "1", memory: "8Gi" } }, "warmstart:sync.memory"],
+            ["2Gi on half a vCPU", { "warmstart:services": serviceWith(1, { cpu: "0.5", memory: "2Gi" }) }, "warmstart:services[1].memory"],
+            // nvidia/cuda tags: CUDA 12.4.1 images exist for Ubuntu 20.04 and 22.04, not 24.04.
+            ["an Ubuntu release with no CUDA image", { "warmstart:bases": [{ ...devBases()[0], cudaVersion: "12.4.1", ubuntuVersion: "24.04" }, devBases()[1]] }, "warmstart:bases[0].ubuntuVersion"],
+            ["a CUDA version with no image", { "warmstart:bases": [{ ...devBases()[0], cudaVersion: "12.7.9" }, devBases()[1]] }, "warmstart:bases[0].cudaVersion"],
             ["a bucket prefix with symbols", { "warmstart:modelCache": { bucketPrefix: "Models!" } }, "warmstart:modelCache.bucketPrefix"],
             ["a misspelt top-level key", { "warmstart:servics": [] }, "warmstart:servics"],
             ["an unknown target", { "warmstart:target": "aws" }, "warmstart:target"],
@@ -185,7 +197,16 @@ describe("stack configuration", () => {
             });
         }
 
-        it("quotes the offending value in the message", async () => {
+        it("accepts every size in Cloud Run's table, and says the allowed range when memory is off", async () => {
+            for (const [cpu, memory] of [["0.5", "512Mi"], ["1", "4Gi"], ["2", "8Gi"], ["4", "2Gi"], ["6", "24Gi"], ["8", "32Gi"], ["1000m", "1Gi"]]) {
+                expect(() => parseStackConfig({ project: "my-project", sync: { cpu, memory } }), `${cpu}/${memory}`).not.to.throw();
+            }
+            const message = await expectRejected({ "warmstart:services": serviceWith(1, { cpu: "2", memory: "16Gi" }) });
+            expect(message).to.include('warmstart:services[1].memory: must be between 512Mi and 8Gi with 2 vCPU');
+            expect(message).to.include('(value "16Gi")');
+        });
+
+                it("quotes the offending value in the message", async () => {
             const message = await expectRejected({ "warmstart:services": serviceWith(1, { memory: "16GB" }) });
             expect(message).to.include('(value "16GB")');
         });

@@ -3,7 +3,7 @@ import * as path from "path";
 import { expect } from "chai";
 import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
 import { STARTUP_PROBE_LIMIT_SECONDS } from "../components/modelService";
-import { memoryMiB } from "../stacks/schema";
+import { memoryMiB } from "../policy/units";
 import { byType, dependsOn, devConfigWith, evaluateWith, expectRejected, get, one, Plan, PlannedResource } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";

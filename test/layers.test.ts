@@ -121,7 +121,14 @@ describe("platform and project layers", () => {
             expect(err?.registered).to.equal(0);
         });
 
-        it("refuses services in a platform stack", async () => {
+        it("names the unset platformStack in the offline plan, before looking for a platform stack file", async () => {
+            const config = { ...stackFileConfig("project-example"), "warmstart:platformStack": "" };
+            const err = await evaluateStack("project-example", { config }).then(() => undefined, (e: unknown) => e as EvaluationError);
+            expect(err?.message).to.include("warmstart:platformStack: is required with layer: project");
+            expect(err?.message).not.to.include("no stack file");
+        });
+
+                it("refuses services in a platform stack", async () => {
             const config = { ...stackFileConfig("platform"), "warmstart:services": JSON.stringify([{ name: "api", context: "images/services/embeddings", base: "runtime" }]) };
             const err = await evaluate("platform", config).then(() => undefined, (e: unknown) => e as EvaluationError);
             expect(err?.message).to.include("warmstart:services: must be empty with layer: platform");

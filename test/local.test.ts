@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
 import { buildkitdConfig, registryConfig } from "../components/localRegistry";
-import { evaluateStack } from "../scripts/evaluate";
-import { byType, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
+import { requireSyncSuccess } from "../components/localModelSync";
+import { evaluate, EvaluationError, evaluateStack } from "../scripts/evaluate";
+import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";
 const CONTAINER = "docker:index/container:Container";
@@ -56,6 +57,9 @@ describe("the local target (local stack under mocks)", () => {
             expect(get(base.inputs, "builder.name")).to.equal("ws-local-builder");
             expect(dependsOn(base, builder)).to.equal(true);
             expect(get(builder.inputs, "dockerContainer.network")).to.equal("host");
+            // kreuzwerker/terraform-provider-docker resource_docker_buildx_builder.go: `driver` is
+            // ConflictsWith `docker_container`; the block alone selects the docker-container driver.
+            expect(builder.inputs).not.to.have.property("driver");
             expect(get(base.inputs, "cacheTo.0.registry")).to.include({ ref: "localhost:5001/warmstart-cache/cuda-runtime:buildcache", mode: "max" });
             expect((base.inputs.tags as string[])[0]).to.match(/^localhost:5001\/warmstart\/cuda-runtime:/);
         });
@@ -80,6 +84,22 @@ describe("the local target (local stack under mocks)", () => {
             }
         });
 
+        // kreuzwerker/terraform-provider-docker resource_docker_container_funcs.go: an attached
+        // one-shot container's exit code is stored in `exit_code`, never turned into an error.
+        it("fails the deployment, with no service container, when the one-shot sync exits non-zero", async () => {
+            expect(() => requireSyncSuccess("ws-local-model-sync", 3)).to.throw(/ws-local-model-sync exited with code 3/);
+            expect(requireSyncSuccess("s", 0)).to.equal(0);
+            const ok = await evaluate("local", devConfigWith({}, "local"), { state: { "model-sync-container": { exitCode: 0 } } });
+            expect(get(one(ok, CONTAINER, "embeddings-container").inputs, "labels.0")).to.deep.equal({ label: "warmstart.started-after", value: "model-sync exit 0" });
+            try {
+                await evaluate("local", devConfigWith({}, "local"), { state: { "model-sync-container": { exitCode: 1 } } });
+                expect.fail("a failed sync was accepted");
+            } catch (err) {
+                expect(err).to.be.instanceOf(EvaluationError);
+                expect((err as Error).message).to.include("ws-local-model-sync exited with code 1");
+            }
+        });
+
         it("publishes services on loopback, one port each, and runs each image by digest", () => {
             const ports = byType(plan, CONTAINER).filter((c) => c.name.endsWith("-container") && c.name !== "model-sync-container").map((c) => get(c.inputs, "ports.0"));
             expect(ports).to.deep.include.members([{ internal: 8080, external: 8081, ip: "127.0.0.1" }, { internal: 8080, external: 8080, ip: "127.0.0.1" }]);
@@ -87,7 +107,16 @@ describe("the local target (local stack under mocks)", () => {
             expect(plan.outputs.runSyncCommand).to.equal("docker start --attach ws-local-model-sync");
         });
 
-        it("uses a host directory for the cache when asked", async () => {
+        // Docker CLI reference (docker run --cpus): a decimal number of CPUs; millicores are not a Docker unit.
+        it("gives Docker a decimal CPU count for a Cloud Run millicore value", async () => {
+            const services = JSON.parse(devConfigWith({}, "local")["warmstart:services"]) as Record<string, unknown>[];
+            services[1] = { ...services[1], cpu: "500m", memory: "512Mi" };
+            const p = await evaluateWith({ "warmstart:services": services }, "local");
+            const name = `${String(services[1].name)}-container`;
+            expect(one(p, CONTAINER, name).inputs).to.include({ cpus: "0.5", memory: 512 });
+        });
+
+                it("uses a host directory for the cache when asked", async () => {
             const p = await evaluateWith({ "warmstart:local": { modelCacheHostPath: "/srv/models" } }, "local");
             expect(byType(p, "docker:index/volume:Volume").map((v) => v.name)).not.to.include("model-cache-volume");
             expect(get(one(p, CONTAINER, "embeddings-container").inputs, "mounts.0")).to.deep.equal({ type: "bind", source: "/srv/models", target: "/models", readOnly: true });

@@ -1,10 +1,14 @@
+import * as fs from "fs";
+import * as path from "path";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { unknownCheckingProxy, UnknownValueError } from "@pulumi/policy";
 import { expect } from "chai";
 import { warmstartPolicies } from "../policy/policies";
 import { evaluatePolicies, PolicyConfig, ResourceLike, resourceRules, stackRules } from "../policy/rules";
-import { evaluateStack, listStacks } from "../scripts/evaluate";
+import { evaluateStack, listStacks, REPO_ROOT } from "../scripts/evaluate";
 import { policyConfigFor } from "../scripts/policyConfig";
+import { cpuCount, memoryMiB } from "../policy/units";
+import * as schemaUnits from "../stacks/schema";
 import { devConfigWith, evaluateWith, Plan } from "./support/plan";
 
 const asResources = (plan: Plan): ResourceLike[] => plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
@@ -121,5 +125,23 @@ describe("policy pack", () => {
         const fromConfig: string[] = [];
         await publicPolicy.validateResource({ ...grant, getConfig: () => ({ publicServices: ["ws-dev-api"] }) }, (m) => fromConfig.push(m));
         expect(fromConfig).to.deep.equal([]);
+    });
+
+    // The pack is installed on its own (`npm ci --prefix policy`); without its own typescript the
+    // Pulumi Node runtime compiles it with the old compiler it bundles.
+    it("pins its own typescript, the same range as the program", () => {
+        const root = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+        const pack = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "policy", "package.json"), "utf8")) as { dependencies: Record<string, string> };
+        expect(pack.dependencies.typescript).to.equal(root.devDependencies.typescript);
+        const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "policy", "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
+        expect(lock.packages["node_modules/typescript"]?.version).to.match(/^5\.9\./);
+    });
+
+    it("reads CPU and memory with the same parser as the stack schema", () => {
+        expect(schemaUnits.cpuCount).to.equal(cpuCount);
+        expect(schemaUnits.memoryMiB).to.equal(memoryMiB);
+        expect([cpuCount("500m"), cpuCount("4"), cpuCount("four")]).to.deep.equal([0.5, 4, NaN]);
+        expect([memoryMiB("16Gi"), memoryMiB("512Mi"), memoryMiB("16GB")]).to.deep.equal([16384, 512, NaN]);
+        expect(memoryMiB("1G")).to.be.closeTo(953.67, 0.01);
     });
 });

@@ -75,4 +75,23 @@ describe("documentation", () => {
             expect(pkg.scripts.test.split("&&").map((c) => c.trim())).to.include.members(["npm run build", "npm run lint", "mocha"]);
         });
     });
+
+    // Pulumi CLI 3.187+ takes `type: object` and `type: array` (items: {type: object}) in a
+    // project's config (pulumi/pulumi sdk/go/common/workspace/project.json); older ones refuse them.
+    it("types every key in Pulumi.yaml as the schema does, and names the CLI version that reads it", () => {
+        const project = parseYaml(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type?: string; items?: { type?: string } }> };
+        type Typed = { type?: string; enum?: unknown[]; items?: Typed; properties?: unknown; anyOf?: Typed[]; oneOf?: Typed[] };
+        const schema = z.toJSONSchema(stackConfigSchema, { io: "input", unrepresentable: "any" }) as { properties: Record<string, Typed> };
+        for (const key of CONFIG_KEYS) {
+            const prop = schema.properties[key];
+            const expected = prop.type ?? (prop.enum !== undefined ? "string" : undefined);
+            expect(project.config[key].type, key).to.equal(expected);
+            if (expected === "array") {
+                const items = prop.items!;
+                const itemType = items.type ?? (items.oneOf ?? items.anyOf ?? [])[0]?.type;
+                expect(project.config[key].items?.type, `${key} items`).to.equal(itemType);
+            }
+        }
+        expect(readme).to.match(/Pulumi CLI\]\([^)]*\) 3\.187 or newer/);
+    });
 });

@@ -34,7 +34,14 @@ describe("GitHub workflows", () => {
         expect(wf.jobs.test.steps.map((s) => s.run ?? "").join("\n")).to.include(".ci/run");
     });
 
-    it("previews with the policy pack when it has credentials, and uploads the offline plan when not", () => {
+    // Current majors, read 2026-11: pulumi/actions CHANGELOG 7.0.0 (node 24 runtime),
+    // google-github-actions/auth README ("uses: google-github-actions/auth@v3").
+    it("uses the current majors of the Pulumi and Google auth actions", () => {
+        const uses = [...read("preview.yml").matchAll(/uses:\s*(\S+)/g)].map((m) => m[1]);
+        expect(uses).to.include.members(["pulumi/actions@v7", "google-github-actions/auth@v3"]);
+    });
+
+        it("previews with the policy pack when it has credentials, and uploads the offline plan when not", () => {
         const wf = parseYaml(read("preview.yml")) as { jobs: { preview: { steps: { uses?: string; run?: string; if?: string; with?: Record<string, unknown> }[] } } };
         const steps = wf.jobs.preview.steps;
         const preview = steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;

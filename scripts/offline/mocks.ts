@@ -27,6 +27,9 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, uri: `https://${String(inputs.name)}-mock.${String(inputs.location)}.run.app` };
         case "gcp:monitoring/notificationChannel:NotificationChannel":
             return { ...inputs, name: `projects/${String(inputs.project)}/notificationChannels/${name}` };
+        case "docker:index/container:Container":
+            // An attached one-shot container ran to its end: the provider records its exit code.
+            return inputs.attach === true ? { ...inputs, exitCode: 0 } : { ...inputs };
         case "gcp:storage/bucket:Bucket":
             return { ...inputs, url: `gs://${String(inputs.name ?? name)}` };
         default:
@@ -34,8 +37,11 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     }
 }
 
+/** Provider-computed state to force, by resource name (e.g. a failed container's exit code). */
+export type StateOverrides = Record<string, Record<string, unknown>>;
+
 /** Mocks whose ids (`${type}::${name}-id`) make implicit edges assertable. */
-export function mocksFor(stackReferences: StackOutputs): pulumi.runtime.Mocks {
+export function mocksFor(stackReferences: StackOutputs, overrides: StateOverrides = {}): pulumi.runtime.Mocks {
     return {
         newResource: (args) => {
             if (args.type === "pulumi:pulumi:StackReference") {
@@ -44,7 +50,7 @@ export function mocksFor(stackReferences: StackOutputs): pulumi.runtime.Mocks {
                 if (outputs === undefined) throw new Error(`stack ${name} is not known offline (known: ${Object.keys(stackReferences).join(", ") || "none"})`);
                 return { id: name, state: { name, outputs, secretOutputNames: [] } };
             }
-            return { id: `${args.type}::${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+            return { id: `${args.type}::${args.name}-id`, state: { ...mockState(args.type, args.name, args.inputs), ...overrides[args.name] } };
         },
         call: (args) => {
             throw new Error(`no offline answer for the function ${args.token}`);
