@@ -102,7 +102,7 @@ export const gpuSchema = z.strictObject({
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
 /** Variables the graph sets itself; a service may not override them. */
-export const RESERVED_ENV = ["PORT", "MODEL_CACHE_PATH", "SHARED_MODEL_VOLUME_ENABLED", "HF_HUB_CACHE", "OLLAMA_MODELS", "SENTENCE_TRANSFORMERS_HOME"];
+export const RESERVED_ENV = ["PORT", "MODEL_CACHE_PATH", "SHARED_MODEL_VOLUME_ENABLED", "HF_HUB_CACHE", "OLLAMA_MODELS", "SENTENCE_TRANSFORMERS_HOME", "HF_HUB_OFFLINE", "OLLAMA_NOPRUNE"];
 
 export const serviceSchema = z.strictObject({
     name: resourceName,
