@@ -107,10 +107,11 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     // Flat, and created only when something is written: on gcsfuse each directory level is
     // objects to create, list and delete.
     const staging = path.join(opts.dest, STAGING);
-    const stage: Stage = { dir: staging, prefix: `${now().getTime()}-${randomBytes(4).toString("hex")}`, next: 0 };
+    const stage: Stage = { dir: staging, prefix: `${now().getTime()}-${randomBytes(4).toString("hex")}`, next: 0, made: false };
     try {
         // Leftovers of a killed run: nobody reads staging, and we hold the lock.
         clearStaging(staging);
+        sweepStrayTemps(opts.dest, log);
 
         const previous = readPublished(opts.dest);
         const prevByName = new Map((previous?.models ?? []).map((m) => [m.name, m]));
@@ -184,6 +185,37 @@ interface Stage {
     dir: string;
     prefix: string;
     next: number;
+    made: boolean;
+}
+
+/** Temp files of atomic writes that earlier versions staged beside their targets. */
+const STRAY_TEMP = /\.tmp-\d+-[0-9a-f]{8}$/;
+
+/**
+ * Removes such temp files where readers list pointers: a `refs/main.tmp-…` is a ref to
+ * huggingface_hub (naming a commit it cannot find, it drops the repo), a `<tag>.tmp-…` a tag to
+ * `ollama list`. A few listings, no stat per file.
+ */
+function sweepStrayTemps(dest: string, log: Logger): void {
+    const list = (rel: string): fs.Dirent[] => {
+        try {
+            return fs.readdirSync(path.join(dest, rel), { withFileTypes: true });
+        } catch {
+            return [];
+        }
+    };
+    const walk = (rel: string, depth: number): string[] => list(rel).flatMap((e) => {
+        const child = path.posix.join(rel, e.name);
+        return e.isDirectory() ? (depth > 0 ? walk(child, depth - 1) : []) : [child];
+    });
+    const files = [
+        ...list("huggingface/hub").filter((e) => e.isDirectory()).flatMap((e) => walk(`huggingface/hub/${e.name}/refs`, 2)),
+        ...walk("ollama/manifests", 3),
+    ];
+    for (const rel of files.filter((f) => STRAY_TEMP.test(f))) {
+        fs.rmSync(path.join(dest, rel), { force: true });
+        log.info({ path: rel }, "stray temporary file removed");
+    }
 }
 
 /** Removes what a run left in staging, and the directory itself; one listing when it is absent. */
@@ -212,7 +244,8 @@ async function fetchModel(p: ModelPlan, dest: string, stage: Stage, limit: pLimi
         const final = path.join(dest, f.path);
         // Content-addressed and already there: the name is the hash.
         if (f.shared && f.size !== undefined && sizeOf(final) === f.size) return { f, size: f.size, sha256: f.sha256!, staged: undefined };
-        fs.mkdirSync(stage.dir, { recursive: true });
+        if (!stage.made) fs.mkdirSync(stage.dir, { recursive: true });
+        stage.made = true;
         const staged = path.join(stage.dir, `${stage.prefix}-${stage.next++}`);
         stagedFiles.push(staged);
         const expectation = { size: f.size, sha256: f.sha256, gitSha1: f.gitSha1 };

@@ -195,6 +195,20 @@ describe("cache layout as the real clients read it", function () {
         expect(temps()).to.deep.equal([]);
     });
 
+    it("sweeps temp files an older version left beside a ref or a tag, which readers take for pointers", async () => {
+        await run();
+        const strayRef = path.join(dest, HUB, "refs/main.tmp-4242-0badf00d");
+        const strayTag = path.join(dest, "ollama/manifests/registry.ollama.ai/library/tinyllama/1b.tmp-4242-0badf00d");
+        fs.writeFileSync(strayRef, commit().slice(0, 10)); // half written when the process died
+        fs.writeFileSync(strayTag, "{");
+        expect((await scanCacheDir(path.join(dest, "huggingface/hub"))).warnings, "the scanner drops the repo").to.have.length(1);
+        const result = await run();
+        expect(result.unchanged).to.deep.equal(["tiny-embed", "tinyllama"]);
+        expect(fs.existsSync(strayRef)).to.equal(false);
+        expect(fs.existsSync(strayTag)).to.equal(false);
+        expect((await scanCacheDir(path.join(dest, "huggingface/hub"))).warnings).to.deep.equal([]);
+    });
+
     it("a no-op rerun neither stats every file one after another nor builds a staging tree", async () => {
         const many: Record<string, Buffer> = {};
         for (let i = 0; i < 60; i++) many[`shard-${String(i).padStart(2, "0")}.json`] = Buffer.from(`{"i": ${i}}`);
