@@ -114,7 +114,7 @@ export const gpuSchema = z.strictObject({
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
 /** Variables the graph sets itself; a service may not override them. */
-export const RESERVED_ENV = ["PORT", "MODEL_CACHE_PATH", "SHARED_MODEL_VOLUME_ENABLED", "HF_HUB_CACHE", "OLLAMA_MODELS", "SENTENCE_TRANSFORMERS_HOME"];
+export const RESERVED_ENV = ["PORT", "MODEL_CACHE_PATH", "SHARED_MODEL_VOLUME_ENABLED", "HF_HUB_CACHE", "OLLAMA_MODELS", "SENTENCE_TRANSFORMERS_HOME", "HF_HUB_OFFLINE", "OLLAMA_NOPRUNE"];
 
 export const serviceSchema = z.strictObject({
     name: resourceName,
@@ -161,8 +161,12 @@ export const huggingFaceModelSchema = z.strictObject({
 export const ollamaModelSchema = z.strictObject({
     name: resourceName,
     source: z.literal("ollama"),
-    model: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, "must be an Ollama model name such as llama3.2"),
-    tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, "must be an Ollama tag such as 1b"),
+    // Ollama's name rules (ollama types/model/name.go): [host/][namespace/]model, a namespace
+    // without dots, parts of at most 80 characters, no "..". Only the default host: a tag lands
+    // under manifests/<host>/, and the sync pulls from one registry. Lowercase: some Ollama
+    // versions lowercase the manifest path.
+    model: z.string().regex(/^(?!.*\.\.)(?:registry\.ollama\.ai\/)?(?:[a-z0-9_][a-z0-9_-]{0,79}\/)?[a-z0-9_][a-z0-9_.-]{0,79}$/, "must be an Ollama model name [registry.ollama.ai/][namespace/]model such as llama3.2 or acme/embed"),
+    tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,79}$/, "must be an Ollama tag such as 1b"),
 });
 
 export const urlModelSchema = z.strictObject({

@@ -97,6 +97,9 @@ describe("stack configuration", () => {
             ["more minimum than maximum instances", { "warmstart:services": serviceWith(0, { minInstances: 5, maxInstances: 2 }) }, "warmstart:services[0].minInstances"],
             ["a port out of range", { "warmstart:services": serviceWith(1, { port: 70000 }) }, "warmstart:services[1].port"],
             ["an env variable the graph sets", { "warmstart:services": serviceWith(0, { env: { MODEL_CACHE_PATH: "/tmp" } }) }, "warmstart:services[0].env.MODEL_CACHE_PATH"],
+            // The entrypoint sets it on a cache hit only; set for good it would stop the fallback from downloading.
+            ["HF_HUB_OFFLINE, the entrypoint's to set", { "warmstart:services": serviceWith(0, { env: { HF_HUB_OFFLINE: "0" } }) }, "warmstart:services[0].env.HF_HUB_OFFLINE"],
+            ["OLLAMA_NOPRUNE, the entrypoint's to set", { "warmstart:services": serviceWith(0, { env: { OLLAMA_NOPRUNE: "1" } }) }, "warmstart:services[0].env.OLLAMA_NOPRUNE"],
             ["allUsers as an invoker", { "warmstart:services": serviceWith(0, { invokers: ["allUsers"] }) }, "warmstart:services[0].invokers[0]"],
             ["a public flag that is a string", { "warmstart:services": serviceWith(0, { public: "yes" }) }, "warmstart:services[0].public"],
             ["an unknown service key", { "warmstart:services": serviceWith(0, { replicas: 3 }) }, "warmstart:services[0].replicas"],

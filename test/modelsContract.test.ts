@@ -21,6 +21,13 @@ const entries: [string, unknown, boolean][] = [
     ["a short sha256", { name: "x", source: "url", url: "https://example.com/w", sha256: "abc", path: "w" }, false],
     ["a path escaping the cache", { name: "x", source: "url", url: "https://example.com/w", sha256: sha, path: "../w" }, false],
     ["an unknown field", { name: "x", source: "ollama", model: "m", tag: "t", extra: 1 }, false],
+    ["an Ollama model in a namespace", { name: "x", source: "ollama", model: "acme/embed", tag: "v1" }, true],
+    ["an Ollama model on the default host", { name: "x", source: "ollama", model: "registry.ollama.ai/library/llama3.2", tag: "1b" }, true],
+    // ollama types/model/name.go: host/namespace/model; a fourth part lands where Ollama never looks.
+    ["an Ollama name with a third slash", { name: "x", source: "ollama", model: "registry.ollama.ai/a/b/c", tag: "1b" }, false],
+    ["an Ollama name on another host", { name: "x", source: "ollama", model: "example.com/a/b", tag: "1b" }, false],
+    ["an Ollama namespace with a dot", { name: "x", source: "ollama", model: "a.b/c", tag: "1b" }, false],
+    ["an Ollama model with '..'", { name: "x", source: "ollama", model: "a..b", tag: "1b" }, false],
     ["an uppercase name", { name: "X", source: "ollama", model: "m", tag: "t" }, false],
 ];
 

@@ -57,6 +57,13 @@ fi
 
 if [ -z "$reason" ]; then
     point_models_at "$cache"
+    # The mount is read-only and holds exactly the published revisions. Online, huggingface_hub
+    # asks the Hub for the ref's current commit; once upstream moved past the synced one it
+    # downloads into the cache and fails with EROFS, which sentence-transformers turns into a
+    # silent mean-pooling fallback. Ollama would prune "unused" blobs at start. Only on a hit:
+    # the fallback directory must still be able to download.
+    export HF_HUB_OFFLINE=1
+    export OLLAMA_NOPRUNE=1
     log "INFO" "model cache hit" "true" ",\"revision\":\"$(json_string "$revision")\""
 else
     # The service still starts: models are fetched into a local directory instead.

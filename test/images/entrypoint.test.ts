@@ -25,6 +25,8 @@ interface Run {
     status: number | null;
     log: Record<string, unknown>;
     env: Record<string, string>;
+    /** HF_HUB_OFFLINE and OLLAMA_NOPRUNE as the command saw them ("" when unset). */
+    offline: Record<string, string>;
     pid: number;
     shellPid: number;
     stderr: string;
@@ -33,7 +35,7 @@ interface Run {
 /** Runs the entrypoint with a command that prints its PID and the model variables it was given. */
 function run(cache: string, extraEnv: Record<string, string> = {}): Run {
     const local = path.join(cache, "..", "local");
-    const script = 'echo "PID=$$"; echo "HF_HUB_CACHE=$HF_HUB_CACHE"; echo "OLLAMA_MODELS=$OLLAMA_MODELS"; echo "SENTENCE_TRANSFORMERS_HOME=$SENTENCE_TRANSFORMERS_HOME"';
+    const script = 'echo "PID=$$"; echo "HF_HUB_CACHE=$HF_HUB_CACHE"; echo "OLLAMA_MODELS=$OLLAMA_MODELS"; echo "SENTENCE_TRANSFORMERS_HOME=$SENTENCE_TRANSFORMERS_HOME"; echo "HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-}"; echo "OLLAMA_NOPRUNE=${OLLAMA_NOPRUNE:-}"';
     // `exec sh -c` in a wrapper: the wrapper's PID is the entrypoint's, so an exec keeps it.
     const res = spawnSync("sh", ["-c", `echo "SHELL=$$"; exec sh "${ENTRYPOINT}" sh -c '${script}'`], {
         encoding: "utf8",
@@ -47,6 +49,7 @@ function run(cache: string, extraEnv: Record<string, string> = {}): Run {
         status: res.status,
         log: JSON.parse(jsonLines[0]) as Record<string, unknown>,
         env: { HF_HUB_CACHE: value("HF_HUB_CACHE"), OLLAMA_MODELS: value("OLLAMA_MODELS"), SENTENCE_TRANSFORMERS_HOME: value("SENTENCE_TRANSFORMERS_HOME") },
+        offline: { HF_HUB_OFFLINE: value("HF_HUB_OFFLINE"), OLLAMA_NOPRUNE: value("OLLAMA_NOPRUNE") },
         pid: Number(value("PID")),
         shellPid: Number(value("SHELL")),
         stderr: res.stderr,
@@ -67,6 +70,7 @@ describe("cache-aware entrypoint", () => {
         const local = path.join(root, "local");
         expect(r.env).to.deep.equal({ HF_HUB_CACHE: `${local}/huggingface/hub`, OLLAMA_MODELS: `${local}/ollama`, SENTENCE_TRANSFORMERS_HOME: `${local}/sentence-transformers` });
         expect(fs.existsSync(`${local}/huggingface/hub`)).to.equal(true);
+        expect(r.offline, "the fallback directory must be able to download").to.deep.equal({ HF_HUB_OFFLINE: "", OLLAMA_NOPRUNE: "" });
     };
 
     it("on a hit: logs cache_hit true with the revision, points the models at the cache, execs the command", () => {
@@ -76,6 +80,14 @@ describe("cache-aware entrypoint", () => {
         expect(r.log).to.deep.equal({ severity: "INFO", message: "model cache hit", cache_hit: true, cache_path: cache, revision: "20261122T030000Z-3f9c2a1b" });
         expect(r.env).to.deep.equal({ HF_HUB_CACHE: `${cache}/huggingface/hub`, OLLAMA_MODELS: `${cache}/ollama`, SENTENCE_TRANSFORMERS_HOME: `${cache}/sentence-transformers` });
         expect(r.pid, "the command replaced the entrypoint's process (exec)").to.equal(r.shellPid);
+    });
+
+    it("on a hit: keeps the libraries off the network and away from the read-only cache", () => {
+        // Online, huggingface_hub (file_download.py) resolves a branch to upstream's current commit;
+        // once it moved past the synced one, hf_hub_download writes to HF_HUB_CACHE: EROFS on the
+        // read-only mount. Ollama prunes unreferenced blobs at start unless OLLAMA_NOPRUNE is set.
+        publish(cache, "r1");
+        expect(run(cache).offline).to.deep.equal({ HF_HUB_OFFLINE: "1", OLLAMA_NOPRUNE: "1" });
     });
 
     it("on a miss with no marker: logs the reason and falls back to a local directory", () => {

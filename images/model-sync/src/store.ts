@@ -36,10 +36,14 @@ export interface Manifest {
     models: ManifestModel[];
 }
 
-/** Writes a file next to its destination, then renames it into place. */
-export function writeAtomic(file: string, content: Buffer | string): void {
+/**
+ * Writes a file in `tmpDir`, then renames it into place. Pass a directory readers never list (the
+ * cache's staging): a temp file left by a kill beside a tag or a ref would read as one.
+ */
+export function writeAtomic(file: string, content: Buffer | string, tmpDir = path.dirname(file)): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+    if (tmpDir !== path.dirname(file)) fs.mkdirSync(tmpDir, { recursive: true });
+    const tmp = path.join(tmpDir, `${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
     try {
         fs.writeFileSync(tmp, content);
         fs.renameSync(tmp, file);
@@ -74,8 +78,9 @@ export function readPublished(dest: string): Manifest | undefined {
 /** Publishes: manifest first, marker last, each replaced in one step. */
 export function publishManifest(dest: string, manifest: Manifest): void {
     const text = manifestText(manifest);
-    writeAtomic(path.join(dest, MANIFEST), text);
-    writeAtomic(path.join(dest, MARKER), `${sha256(text)}\n`);
+    const tmp = path.join(dest, STAGING);
+    writeAtomic(path.join(dest, MANIFEST), text, tmp);
+    writeAtomic(path.join(dest, MARKER), `${sha256(text)}\n`, tmp);
 }
 
 export class LockHeldError extends Error {}
@@ -148,10 +153,13 @@ export function readState(dest: string): RetentionState {
 }
 
 export function writeState(dest: string, state: RetentionState): void {
-    writeAtomic(path.join(dest, STATE), `${JSON.stringify(state, null, 2)}\n`);
+    writeAtomic(path.join(dest, STATE), `${JSON.stringify(state, null, 2)}\n`, path.join(dest, STAGING));
 }
 
-/** Revision directories and blobs that could be unreferenced: Hub snapshots, URL digests, Ollama blobs. */
+/**
+ * Revision directories, blobs and tag manifests that could be unreferenced: Hub snapshots, URL
+ * digests, Ollama blobs and `ollama/manifests/<host>/<namespace>/<model>/<tag>`.
+ */
 export function listRevisions(dest: string): string[] {
     const sub = (rel: string) => {
         try {
@@ -164,5 +172,6 @@ export function listRevisions(dest: string): string[] {
         ...sub("huggingface/hub").flatMap((repo) => sub(`${repo}/snapshots`)),
         ...sub("url").flatMap((model) => sub(model)),
         ...sub("ollama/blobs"),
+        ...sub("ollama/manifests").flatMap(sub).flatMap(sub).flatMap(sub),
     ].sort();
 }

@@ -5,6 +5,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import pLimit from "p-limit";
+import { verifyGitBlob } from "./gitBlob";
 import { download, HttpOptions } from "./http";
 import type { Logger } from "./log";
 import type { ModelSpec } from "./models";
@@ -64,12 +65,25 @@ function sizeOf(file: string): number | undefined {
     }
 }
 
-/** The published entry still matches upstream and its files are all there: nothing to fetch. */
-function unchanged(prev: ManifestModel | undefined, p: ModelPlan, dest: string): prev is ManifestModel {
+/** Files of an unchanged model whose size is checked on each run. */
+export const NOOP_SAMPLE = 16;
+
+/**
+ * The published entry still matches upstream: nothing to fetch. Its files were verified before the
+ * manifest named them, so it is trusted; a small random sample, stat'ed in parallel, still notices
+ * a cache emptied behind the job's back. On gcsfuse every stat is a GCS metadata call.
+ */
+async function unchanged(prev: ManifestModel | undefined, p: ModelPlan, dest: string): Promise<boolean> {
     if (prev === undefined || prev.source !== p.source || prev.revision !== p.revision || prev.path !== p.root) return false;
     const planned = new Set(p.files.map((f) => path.posix.relative(p.root, f.path)));
     if (prev.files.length !== planned.size || !prev.files.every((f) => planned.has(f.path))) return false;
-    return prev.files.every((f) => sizeOf(path.join(dest, prev.path, f.path)) === f.size);
+    const sample = [...prev.files].sort(() => Math.random() - 0.5).slice(0, NOOP_SAMPLE);
+    const sizes = await Promise.all(sample.map((f) => fs.promises.stat(path.join(dest, prev.path, f.path)).then((st) => st.size, () => undefined)));
+    return sample.every((f, i) => sizes[i] === f.size);
+}
+
+async function missing(file: string): Promise<boolean> {
+    return fs.promises.access(file).then(() => false, () => true);
 }
 
 function manifestRevision(now: Date, models: ManifestModel[]): string {
@@ -90,12 +104,14 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
 
     fs.mkdirSync(opts.dest, { recursive: true });
     const release = acquireLock(opts.dest, opts.lockTtlSeconds, now().getTime());
+    // Flat, and created only when something is written: on gcsfuse each directory level is
+    // objects to create, list and delete.
     const staging = path.join(opts.dest, STAGING);
-    const runDir = path.join(staging, `${now().getTime()}-${randomBytes(4).toString("hex")}`);
+    const stage: Stage = { dir: staging, prefix: `${now().getTime()}-${randomBytes(4).toString("hex")}`, next: 0, made: false };
     try {
         // Leftovers of a killed run: nobody reads staging, and we hold the lock.
-        fs.rmSync(staging, { recursive: true, force: true });
-        fs.mkdirSync(runDir, { recursive: true });
+        clearStaging(staging);
+        sweepStrayTemps(opts.dest, log);
 
         const previous = readPublished(opts.dest);
         const prevByName = new Map((previous?.models ?? []).map((m) => [m.name, m]));
@@ -111,15 +127,16 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
                 const ctx: SourceContext = { http: spec.source === "huggingface" ? hfHttp : http, hfEndpoint: opts.hfEndpoint, ollamaRegistry: opts.ollamaRegistry };
                 const p = await plan(spec, ctx);
                 const prev = prevByName.get(spec.name);
-                if (unchanged(prev, p, opts.dest)) {
+                if (prev !== undefined && (await unchanged(prev, p, opts.dest))) {
                     // Pointers are cheap and may have been lost to a crash between file and pointer.
-                    for (const ptr of p.pointers) if (!fs.existsSync(path.join(opts.dest, ptr.path))) writeAtomic(path.join(opts.dest, ptr.path), ptr.content);
+                    const lost = await Promise.all([...p.pointers.map((ptr) => ptr.path), ...(p.directories ?? [])].map((rel) => missing(path.join(opts.dest, rel))));
+                    if (lost.some(Boolean)) placePointers(p, opts.dest, staging);
                     entries.set(spec.name, prev);
                     same.push(spec.name);
                     log.info({ model: spec.name, revision: p.revision, bytes: 0 }, "model unchanged");
                     return;
                 }
-                const entry = await fetchModel(p, opts.dest, runDir, limit, http, log);
+                const entry = await fetchModel(p, opts.dest, stage, limit, http, log);
                 entries.set(spec.name, entry);
                 synced.push(spec.name);
                 log.info({ model: spec.name, revision: p.revision, files: entry.files.length, bytes: entry.files.reduce((a, f) => a + f.size, 0), seconds: (Date.now() - t0) / 1000 }, "model synced");
@@ -159,23 +176,91 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         return result;
     } finally {
         // Ours alone while we hold the lock.
-        fs.rmSync(staging, { recursive: true, force: true });
+        clearStaging(staging);
         release();
     }
 }
 
+interface Stage {
+    dir: string;
+    prefix: string;
+    next: number;
+    made: boolean;
+}
+
+/** Temp files of atomic writes that earlier versions staged beside their targets. */
+const STRAY_TEMP = /\.tmp-\d+-[0-9a-f]{8}$/;
+
+/**
+ * Removes such temp files where readers list pointers: a `refs/main.tmp-…` is a ref to
+ * huggingface_hub (naming a commit it cannot find, it drops the repo), a `<tag>.tmp-…` a tag to
+ * `ollama list`. A few listings, no stat per file.
+ */
+function sweepStrayTemps(dest: string, log: Logger): void {
+    const list = (rel: string): fs.Dirent[] => {
+        try {
+            return fs.readdirSync(path.join(dest, rel), { withFileTypes: true });
+        } catch {
+            return [];
+        }
+    };
+    const walk = (rel: string, depth: number): string[] => list(rel).flatMap((e) => {
+        const child = path.posix.join(rel, e.name);
+        return e.isDirectory() ? (depth > 0 ? walk(child, depth - 1) : []) : [child];
+    });
+    const files = [
+        ...list("huggingface/hub").filter((e) => e.isDirectory()).flatMap((e) => walk(`huggingface/hub/${e.name}/refs`, 2)),
+        ...walk("ollama/manifests", 3),
+    ];
+    for (const rel of files.filter((f) => STRAY_TEMP.test(f))) {
+        fs.rmSync(path.join(dest, rel), { force: true });
+        log.info({ path: rel }, "stray temporary file removed");
+    }
+}
+
+/** Removes what a run left in staging, and the directory itself; one listing when it is absent. */
+function clearStaging(staging: string): void {
+    let entries: string[];
+    try {
+        entries = fs.readdirSync(staging);
+    } catch {
+        return;
+    }
+    // Older runs staged a tree: remove whatever is there.
+    for (const e of entries) fs.rmSync(path.join(staging, e), { recursive: true, force: true });
+    fs.rmSync(staging, { recursive: true, force: true });
+}
+
+/** Writes a model's pointers (staged where readers never look) and the directories readers expect. */
+function placePointers(p: ModelPlan, dest: string, staging: string): void {
+    for (const dir of p.directories ?? []) fs.mkdirSync(path.join(dest, dir), { recursive: true });
+    for (const ptr of p.pointers) writeAtomic(path.join(dest, ptr.path), ptr.content, staging);
+}
+
 /** Downloads a model's files into staging, verifies them, moves them into place, writes pointers. */
-async function fetchModel(p: ModelPlan, dest: string, runDir: string, limit: pLimit.Limit, http: HttpOptions, log: Logger): Promise<ManifestModel> {
-    const stageDir = path.join(runDir, p.name);
-    const results = await Promise.all(p.files.map((f) => limit(async () => {
+async function fetchModel(p: ModelPlan, dest: string, stage: Stage, limit: pLimit.Limit, http: HttpOptions, log: Logger): Promise<ManifestModel> {
+    const stagedFiles: string[] = [];
+    const settled = await Promise.allSettled(p.files.map((f) => limit(async () => {
         const final = path.join(dest, f.path);
         // Content-addressed and already there: the name is the hash.
         if (f.shared && f.size !== undefined && sizeOf(final) === f.size) return { f, size: f.size, sha256: f.sha256!, staged: undefined };
-        const staged = path.join(stageDir, f.path);
-        fs.mkdirSync(path.dirname(staged), { recursive: true });
-        const got = await download(f.url, staged, { size: f.size, sha256: f.sha256 }, { ...http, label: p.name });
+        if (!stage.made) fs.mkdirSync(stage.dir, { recursive: true });
+        stage.made = true;
+        const staged = path.join(stage.dir, `${stage.prefix}-${stage.next++}`);
+        stagedFiles.push(staged);
+        const expectation = { size: f.size, sha256: f.sha256, gitSha1: f.gitSha1 };
+        const got = await download(f.url, staged, expectation, { ...http, label: p.name });
+        // Until the download layer checks gitSha1 itself.
+        if (f.gitSha1 !== undefined) await verifyGitBlob(staged, f.gitSha1, f.url);
         return { f, size: got.size, sha256: got.sha256, staged };
     })));
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure !== undefined) {
+        // Give the space back to the models that can still finish.
+        for (const f of stagedFiles) fs.rmSync(f, { force: true });
+        throw failure.reason;
+    }
+    const results = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
 
     // Every file verified: move them in. A new revision directory is named by no manifest yet,
     // so clearing a leftover of a killed run there touches nothing a reader trusts.
@@ -186,7 +271,7 @@ async function fetchModel(p: ModelPlan, dest: string, runDir: string, limit: pLi
         fs.mkdirSync(path.dirname(final), { recursive: true });
         fs.renameSync(r.staged, final);
     }
-    for (const ptr of p.pointers) writeAtomic(path.join(dest, ptr.path), ptr.content);
+    placePointers(p, dest, stage.dir);
     log.debug({ model: p.name, root: p.root }, "model files in place");
     return {
         name: p.name,
@@ -198,27 +283,92 @@ async function fetchModel(p: ModelPlan, dest: string, runDir: string, limit: pLi
     };
 }
 
-/** Removes revisions and blobs no longer named by the manifest once they are older than the retention. */
+/**
+ * Removes revisions, blobs and tag manifests no longer named by the manifest once they are older
+ * than the retention, and with them whatever points at them: readers treat a dangling pointer as
+ * damage (huggingface_hub's scan_cache_dir and @huggingface/hub's scanCacheDir drop the whole repo
+ * when a ref names a missing snapshot), and an Ollama tag without its blobs is a broken model.
+ */
 function applyRetention(dest: string, models: ManifestModel[], retentionDays: number, now: Date, log: Logger): string[] {
     const referenced = new Set<string>();
     for (const m of models) {
         if (m.source === "ollama") for (const f of m.files) referenced.add(`${m.path}/${f.path}`);
         else referenced.add(m.path);
+        for (const ptr of m.pointers ?? []) referenced.add(ptr);
     }
     const state = readState(dest);
     const next: Record<string, string> = {};
     const removed: string[] = [];
-    for (const rev of listRevisions(dest)) {
-        if (referenced.has(rev)) continue;
-        const since = state.unreferencedSince[rev] ?? now.toISOString();
-        if (now.getTime() - Date.parse(since) >= retentionDays * 86_400_000) {
-            fs.rmSync(path.join(dest, rev), { recursive: true, force: true });
-            removed.push(rev);
-            log.info({ path: rev, unreferenced_since: since }, "old revision removed");
-        } else {
-            next[rev] = since;
+    const remove = (rel: string, since: string | undefined, why: string) => {
+        fs.rmSync(path.join(dest, rel), { recursive: true, force: true });
+        removed.push(rel);
+        log.info({ path: rel, unreferenced_since: since }, why);
+    };
+    const candidates = listRevisions(dest);
+    const isTag = (rel: string) => rel.startsWith("ollama/manifests/");
+    // Tags before blobs, so no tag outlives a blob it names.
+    for (const rel of [...candidates.filter(isTag), ...candidates.filter((r) => !isTag(r))]) {
+        if (referenced.has(rel) || removed.includes(rel)) continue;
+        const since = state.unreferencedSince[rel] ?? now.toISOString();
+        if (now.getTime() - Date.parse(since) < retentionDays * 86_400_000) {
+            next[rel] = since;
+            continue;
         }
+        remove(rel, since, "old revision removed");
+        if (rel.startsWith("ollama/blobs/")) {
+            // A tag kept within its retention but naming this blob would be a broken model.
+            const digest = path.posix.basename(rel).replace("-", ":");
+            for (const tag of candidates.filter(isTag)) {
+                if (referenced.has(tag) || removed.includes(tag)) continue;
+                if (readText(path.join(dest, tag))?.includes(`"${digest}"`)) remove(tag, state.unreferencedSince[tag], "tag of a removed blob removed");
+            }
+        }
+    }
+    for (const repo of new Set(removed.filter((r) => r.includes("/snapshots/")).map((r) => r.slice(0, r.indexOf("/snapshots/"))))) {
+        pruneHubRepo(dest, repo, log);
     }
     if (JSON.stringify(next) !== JSON.stringify(state.unreferencedSince)) writeState(dest, { unreferencedSince: next });
     return removed;
+}
+
+function readText(file: string): string | undefined {
+    try {
+        return fs.readFileSync(file, "utf8");
+    } catch {
+        return undefined;
+    }
+}
+
+/** After snapshots were removed: drop refs naming a missing snapshot, and a repo left without any. */
+function pruneHubRepo(dest: string, repo: string, log: Logger): void {
+    const dir = path.join(dest, repo);
+    let snapshots: string[];
+    try {
+        snapshots = fs.readdirSync(path.join(dir, "snapshots"));
+    } catch {
+        snapshots = [];
+    }
+    if (snapshots.length === 0) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        log.info({ path: repo }, "repository without snapshots removed");
+        return;
+    }
+    const have = new Set(snapshots);
+    const walk = (rel: string): void => {
+        let entries: fs.Dirent[];
+        try {
+            entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+        } catch {
+            return;
+        }
+        for (const e of entries) {
+            const ref = path.posix.join(rel, e.name);
+            if (e.isDirectory()) walk(ref);
+            else if (!have.has((readText(path.join(dir, ref)) ?? "").trim())) {
+                fs.rmSync(path.join(dir, ref), { force: true });
+                log.info({ path: `${repo}/${ref}` }, "ref to a removed snapshot removed");
+            }
+        }
+    };
+    walk("refs");
 }

@@ -24,6 +24,9 @@ export interface OllamaTag {
 }
 
 export const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+/** Git's blob id, as the Hub's tree API gives it in `oid`. */
+export const gitOid = (b: Buffer) => createHash("sha1").update(`blob ${b.length}\0`).update(b).digest("hex");
+const lfsPointer = (b: Buffer) => Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(b)}\nsize ${b.length}\n`);
 
 export function randomCommit(): string {
     return randomBytes(20).toString("hex");
@@ -50,6 +53,10 @@ export class FakeUpstream {
     /** Body bytes of model files served (blobs, resolve, CDN, URL files), not metadata. */
     modelBytes = 0;
     readonly requests: string[] = [];
+    /** Entries per page of the tree API (the Hub answers with a `Link: <…>; rel="next"` header). */
+    treePageSize = 1000;
+    /** Like the Hub above some size: `siblings` in the revision answer stops listing files. */
+    siblingsLimit = Infinity;
     private server?: http.Server;
     private readonly sockets = new Set<import("net").Socket>();
     private readonly timers = new Set<NodeJS.Timeout>();
@@ -105,12 +112,37 @@ export class FakeUpstream {
             return json({
                 id: m[1],
                 sha: repo.sha,
-                siblings: Object.entries(repo.files).map(([name, data]) => ({
+                siblings: Object.entries(repo.files).slice(0, this.siblingsLimit).map(([name, data]) => ({
                     rfilename: name,
                     size: data.length,
                     ...(repo.lfs.includes(name) ? { lfs: { sha256: sha256(data), size: data.length } } : {}),
                 })),
             });
+        }
+        if ((m = p.match(/^\/api\/models\/([^/]+\/[^/]+)\/tree\/([0-9a-f]{40})$/))) {
+            const repo = this.repos.get(m[1]);
+            if (repo === undefined || repo.sha !== m[2]) return void res.writeHead(404).end();
+            if (url.searchParams.get("recursive") !== "true") return void res.writeHead(400).end("only recursive listings are faked");
+            // Folders first, then files, as the Hub lists a recursive tree.
+            const dirs = [...new Set(Object.keys(repo.files).flatMap((f) => f.split("/").slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join("/"))))];
+            const entries = [
+                ...dirs.map((d) => ({ type: "directory", oid: gitOid(Buffer.from(d)), size: 0, path: d })),
+                ...Object.entries(repo.files).map(([name, data]) => repo.lfs.includes(name)
+                    ? { type: "file", oid: gitOid(lfsPointer(data)), size: data.length, path: name, lfs: { oid: sha256(data), size: data.length, pointerSize: lfsPointer(data).length }, xetHash: sha256(Buffer.concat([Buffer.from("xet"), data])) }
+                    : { type: "file", oid: gitOid(data), size: data.length, path: name }),
+            ];
+            const start = Number(url.searchParams.get("cursor") ?? 0);
+            const page = entries.slice(start, start + this.treePageSize);
+            const headers: Record<string, string> = {};
+            if (start + this.treePageSize < entries.length) {
+                const next = new URL(`${this.endpoint}${url.pathname}`);
+                next.search = url.search;
+                next.searchParams.set("cursor", String(start + this.treePageSize));
+                headers.Link = `<${next.toString()}>; rel="next"`;
+            }
+            const data = Buffer.from(JSON.stringify(page));
+            res.writeHead(200, { "Content-Type": "application/json", "Content-Length": data.length, ...headers }).end(data);
+            return;
         }
         if ((m = p.match(/^\/([^/]+\/[^/]+)\/resolve\/([0-9a-f]{40})\/(.+)$/))) {
             const repo = this.repos.get(m[1]);

@@ -104,8 +104,9 @@ describe("model sync against a loopback Hub and Ollama registry", function () {
         const snap = `huggingface/hub/models--acme--tiny-embed/snapshots/${commit}`;
         expect(fs.readFileSync(path.join(dest, snap, LFS)).equals(bigFile)).to.equal(true);
         expect(fs.existsSync(path.join(dest, snap, "README.md")), "include filter").to.equal(false);
-        expect(fs.readFileSync(path.join(dest, `huggingface/hub/models--acme--tiny-embed/refs/${commit}`), "utf8")).to.equal(commit);
-        expect(fs.readFileSync(path.join(dest, "huggingface/hub/models--acme--tiny-embed/refs/main"), "utf8")).to.equal(commit);
+        // A pinned commit: no ref at all, as snapshot_download (huggingface_hub _snapshot_download.py
+        // `if revision != commit_hash`); refs/ exists, empty, for @huggingface/hub's scanCacheDir.
+        expect(fs.readdirSync(path.join(dest, "huggingface/hub/models--acme--tiny-embed/refs"))).to.deep.equal([]);
 
         const tag = up.tags.get("library/tinyllama:1b")!;
         expect(fs.readFileSync(path.join(dest, "ollama/manifests/registry.ollama.ai/library/tinyllama/1b")).equals(tag.manifest)).to.equal(true);

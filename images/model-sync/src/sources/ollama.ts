@@ -12,9 +12,12 @@ interface OllamaManifest {
     layers: { digest: string; size: number; mediaType?: string }[];
 }
 
-/** Official models live in the `library` namespace; `user/model` names its own. */
+export const OLLAMA_HOST = "registry.ollama.ai";
+
+/** `namespace/model` as Ollama resolves a name: official models live in the `library` namespace. */
 export function ollamaRepository(model: string): string {
-    return model.includes("/") ? model : `library/${model}`;
+    const name = model.startsWith(`${OLLAMA_HOST}/`) ? model.slice(OLLAMA_HOST.length + 1) : model;
+    return name.includes("/") ? name : `library/${name}`;
 }
 
 export async function planOllama(spec: OllamaModel, ctx: SourceContext): Promise<ModelPlan> {
@@ -40,6 +43,6 @@ export async function planOllama(spec: OllamaModel, ctx: SourceContext): Promise
             sha256: b.digest.slice("sha256:".length),
             shared: true,
         })),
-        pointers: [{ path: `ollama/manifests/registry.ollama.ai/${repository}/${spec.tag}`, content: raw }],
+        pointers: [{ path: `ollama/manifests/${OLLAMA_HOST}/${repository}/${spec.tag}`, content: raw }],
     };
 }

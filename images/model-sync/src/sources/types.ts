@@ -7,6 +7,8 @@ export interface PlannedFile {
     url: string;
     size?: number;
     sha256?: string;
+    /** A non-LFS Hub file's git blob sha1: sha1("blob <size>\0" + content). */
+    gitSha1?: string;
     /** Content-addressed (an Ollama blob): an existing file of the right size is already right. */
     shared?: boolean;
 }
@@ -29,6 +31,8 @@ export interface ModelPlan {
     immutableRoot: boolean;
     files: PlannedFile[];
     pointers: PointerFile[];
+    /** Directories readers expect even when empty (relative to the cache root). */
+    directories?: string[];
 }
 
 export interface SourceContext {
