@@ -5,12 +5,13 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import pLimit from "p-limit";
-import { download, HttpOptions } from "./http";
+import { download } from "./download";
+import type { HttpOptions } from "./http";
 import type { Logger } from "./log";
 import type { ModelSpec } from "./models";
 import { planHuggingFace } from "./sources/huggingface";
 import { planOllama } from "./sources/ollama";
-import type { ModelPlan, SourceContext } from "./sources/types";
+import type { ModelPlan, PlannedFile, SourceContext } from "./sources/types";
 import { planUrl } from "./sources/url";
 import {
     acquireLock, listRevisions, Manifest, ManifestModel, publishManifest, readPublished, readState, sha256, STAGING, writeAtomic, writeState,
@@ -86,7 +87,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         timeoutSeconds: opts.timeoutSeconds, attempts: opts.attempts, backoffMs: opts.backoffMs, logger: log,
         onBytes: (n) => (bytes += n),
     };
-    const hfHttp: HttpOptions = { ...http, headers: opts.hfToken ? { Authorization: `Bearer ${opts.hfToken}` } : undefined };
+    const hfHttp: HttpOptions = { ...http, headers: opts.hfToken ? { Authorization: `Bearer ${opts.hfToken}` } : undefined, tokenEnv: "HF_TOKEN" };
 
     fs.mkdirSync(opts.dest, { recursive: true });
     const release = acquireLock(opts.dest, opts.lockTtlSeconds, now().getTime());
@@ -119,7 +120,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
                     log.info({ model: spec.name, revision: p.revision, bytes: 0 }, "model unchanged");
                     return;
                 }
-                const entry = await fetchModel(p, opts.dest, runDir, limit, http, log);
+                // The Hub wants the token on file downloads too (gated and private repos).
+                const entry = await fetchModel(p, opts.dest, runDir, limit, ctx.http, log);
                 entries.set(spec.name, entry);
                 synced.push(spec.name);
                 log.info({ model: spec.name, revision: p.revision, files: entry.files.length, bytes: entry.files.reduce((a, f) => a + f.size, 0), seconds: (Date.now() - t0) / 1000 }, "model synced");
@@ -167,15 +169,28 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
 /** Downloads a model's files into staging, verifies them, moves them into place, writes pointers. */
 async function fetchModel(p: ModelPlan, dest: string, runDir: string, limit: pLimit.Limit, http: HttpOptions, log: Logger): Promise<ManifestModel> {
     const stageDir = path.join(runDir, p.name);
-    const results = await Promise.all(p.files.map((f) => limit(async () => {
+    // A failed file abandons its siblings, and every download has stopped before the caller
+    // moves on: staging is removed, and the lock released, only once nothing writes there.
+    const abandon = new AbortController();
+    let firstError: unknown;
+    const settled = await Promise.allSettled(p.files.map((f) => limit(async () => {
         const final = path.join(dest, f.path);
         // Content-addressed and already there: the name is the hash.
         if (f.shared && f.size !== undefined && sizeOf(final) === f.size) return { f, size: f.size, sha256: f.sha256!, staged: undefined };
         const staged = path.join(stageDir, f.path);
-        fs.mkdirSync(path.dirname(staged), { recursive: true });
-        const got = await download(f.url, staged, { size: f.size, sha256: f.sha256 }, { ...http, label: p.name });
-        return { f, size: got.size, sha256: got.sha256, staged };
+        try {
+            if (abandon.signal.aborted) throw new Error("abandoned");
+            fs.mkdirSync(path.dirname(staged), { recursive: true });
+            const got = await download(f.url, staged, { size: f.size, sha256: f.sha256, gitSha1: f.gitSha1 }, { ...http, label: p.name, signal: abandon.signal });
+            return { f, size: got.size, sha256: got.sha256, staged };
+        } catch (err) {
+            firstError ??= err;
+            abandon.abort();
+            throw err;
+        }
     })));
+    if (firstError !== undefined) throw firstError;
+    const results = settled.map((r) => (r as PromiseFulfilledResult<{ f: PlannedFile; size: number; sha256: string; staged: string | undefined }>).value);
 
     // Every file verified: move them in. A new revision directory is named by no manifest yet,
     // so clearing a leftover of a killed run there touches nothing a reader trusts.

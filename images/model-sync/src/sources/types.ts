@@ -7,6 +7,8 @@ export interface PlannedFile {
     url: string;
     size?: number;
     sha256?: string;
+    /** Git blob id of a non-LFS Hub file: sha1 of "blob <size>\0" + content. */
+    gitSha1?: string;
     /** Content-addressed (an Ollama blob): an existing file of the right size is already right. */
     shared?: boolean;
 }
