@@ -1,11 +1,18 @@
 // HTTP with the failure handling a nightly job needs: retries with exponential backoff and jitter
-// on 5xx, resets and timeouts; an idle timeout on bodies; streaming to disk while hashing, so
-// memory stays bounded whatever the file size.
-import { createHash } from "crypto";
-import * as fs from "fs";
-import { Readable, Transform } from "stream";
-import { pipeline } from "stream/promises";
+// on 5xx, resets and timeouts; one idle watchdog per download; redirects followed by hand so a
+// token never leaves its origin; error messages that carry the Hub's own reason.
+import type { Readable } from "stream";
+import { Agent, request } from "undici";
 import type { Logger } from "./log";
+
+export interface ParallelOptions {
+    /** Files at least this large (or of unknown size) are fetched as parallel Range requests. */
+    minSize: number;
+    /** Bytes per Range request; the unit of retry and of the in-order hash and write. */
+    partSize: number;
+    /** Range requests in flight per file. */
+    connections: number;
+}
 
 export interface HttpOptions {
     /** Seconds without a byte (or a response) before a request is abandoned. */
@@ -18,14 +25,17 @@ export interface HttpOptions {
     logger: Logger;
     /** Counts body bytes received, for the summary. */
     onBytes?: (n: number) => void;
+    /** The environment variable the Authorization header comes from, named in 401/403/404 errors. */
+    tokenEnv?: string;
+    parallel?: Partial<ParallelOptions>;
 }
 
 /** A failure that retrying will not fix (4xx, checksum mismatch). */
 export class PermanentError extends Error {}
 
 export class HttpStatusError extends Error {
-    constructor(readonly status: number, url: string) {
-        super(`HTTP ${status} from ${url}`);
+    constructor(readonly status: number, message: string) {
+        super(message);
     }
 }
 
@@ -55,89 +65,196 @@ export async function withRetries<T>(what: string, opts: Pick<HttpOptions, "atte
     }
 }
 
-/** fetch with an abort after `timeoutSeconds` of silence; the returned `touch` re-arms it. */
-async function timedFetch(url: string, opts: HttpOptions, extraHeaders: Record<string, string> = {}): Promise<{ res: Response; touch: () => void; done: () => void }> {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout;
-    const touch = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => controller.abort(new Error(`no data from ${url} for ${opts.timeoutSeconds}s`)), opts.timeoutSeconds * 1000);
-    };
-    touch();
-    try {
-        const res = await fetch(url, { headers: { ...opts.headers, ...extraHeaders }, redirect: "follow", signal: controller.signal });
-        return { res, touch, done: () => clearTimeout(timer) };
-    } catch (err) {
-        clearTimeout(timer!);
-        if (controller.signal.aborted) throw controller.signal.reason as Error;
-        // undici says "fetch failed"; the cause says why (ECONNREFUSED, ECONNRESET, ...).
-        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        throw new Error(`${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+/** One request the watchdog follows: `seen` grows with every chunk, nothing else runs per chunk. */
+export interface Watched {
+    seen: number;
+    lastSeen: number;
+    since: number;
+    abort: (err: Error) => void;
+    what: string;
+}
+
+/**
+ * One interval per download that aborts any of its requests silent for `ms`, instead of a timer
+ * re-armed per chunk (ollama server/download.go watches its parts with one ticker the same way).
+ */
+export class Watchdog {
+    private readonly watched = new Set<Watched>();
+    private timer?: NodeJS.Timeout;
+    private abandoned?: Error;
+
+    constructor(private readonly ms: number) {}
+
+    track(what: string, abort: (err: Error) => void): Watched {
+        const w: Watched = { seen: 0, lastSeen: 0, since: Date.now(), abort, what };
+        if (this.abandoned !== undefined) {
+            const err = this.abandoned;
+            setImmediate(() => w.abort(err));
+            return w;
+        }
+        this.watched.add(w);
+        this.timer ??= setInterval(() => this.tick(), Math.max(20, Math.min(1000, this.ms / 5)));
+        return w;
+    }
+
+    untrack(w: Watched): void {
+        this.watched.delete(w);
+    }
+
+    /** Aborts every request now and any started later (the download is abandoned). */
+    abortAll(err: Error): void {
+        this.abandoned = err;
+        for (const w of this.watched) w.abort(err);
+        this.watched.clear();
+    }
+
+    stop(): void {
+        clearInterval(this.timer);
+        this.timer = undefined;
+        this.watched.clear();
+    }
+
+    private tick(): void {
+        const now = Date.now();
+        for (const w of this.watched) {
+            if (w.seen !== w.lastSeen) {
+                w.lastSeen = w.seen;
+                w.since = now;
+            } else if (now - w.since >= this.ms) {
+                this.watched.delete(w);
+                w.abort(new Error(`no data from ${w.what} for ${this.ms / 1000}s`));
+            }
+        }
+    }
+}
+
+// undici rather than node:http: node's parser copies every 64 KiB body chunk into a new buffer,
+// which doubles the allocations (and garbage collections) of a multi-GB download. Keep-alive lets a
+// file's Range requests reuse connections; our watchdog replaces undici's per-request timers.
+const agent = new Agent({ connections: 32, headersTimeout: 0, bodyTimeout: 0 });
+
+type Headers = Record<string, string | string[] | undefined>;
+
+export interface Opened {
+    status: number;
+    headers: Headers;
+    body: Readable;
+    /** The URL that answered, after redirects. */
+    url: string;
+    /** The headers sent to it: Authorization only while on the first origin. */
+    sent: Record<string, string>;
+    watched: Watched;
+}
+
+export function header(o: Opened, name: string): string | undefined {
+    const v = o.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+}
+
+function hasAuth(headers: Record<string, string>): boolean {
+    return Object.keys(headers).some((k) => k.toLowerCase() === "authorization");
+}
+
+function withoutAuth(headers: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+}
+
+/** Why a request failed, in the Hub's words (X-Error-Code/X-Error-Message) and what to do about a token. */
+export function statusError(o: Opened, tokenEnv?: string): Error {
+    const status = o.status;
+    // huggingface_hub utils/_http.py hf_raise_for_status reads the reason from these two headers.
+    const code = header(o, "x-error-code");
+    const reason = header(o, "x-error-message");
+    let message = `HTTP ${status} from ${o.url}`;
+    if (code !== undefined || reason !== undefined) message += `: ${[code, reason].filter(Boolean).join(": ")}`;
+    if (tokenEnv !== undefined && (status === 401 || status === 403 || status === 404)) {
+        message += hasAuth(o.sent)
+            ? ` (${tokenEnv} was sent: check that its token can read this repo${code === "GatedRepo" ? " and that its account accepted the repo's access conditions" : ""})`
+            : ` (${tokenEnv} is not set: a gated or private repo needs a token)`;
+    }
+    if (status >= 400 && status < 500 && status !== 429 && status !== 408) return new PermanentError(message);
+    return new HttpStatusError(status, message);
+}
+
+/**
+ * GETs `url`, following redirects itself: on a redirect to another origin the Authorization header
+ * is dropped, as huggingface_hub file_download.py does for CDN (signed) URLs. The response is
+ * returned whatever its status; the caller decides.
+ */
+export async function open(url: string, opts: HttpOptions, extra: Record<string, string>, dog: Watchdog): Promise<Opened> {
+    let sent: Record<string, string> = { ...opts.headers, ...extra };
+    let current = url;
+    for (let hop = 0; ; hop++) {
+        const target = new URL(current);
+        if (target.protocol !== "http:" && target.protocol !== "https:") throw new PermanentError(`unsupported URL ${current}`);
+        const controller = new AbortController();
+        const watched = dog.track(current, (err) => controller.abort(err));
+        let res;
+        try {
+            res = await request(target, { method: "GET", headers: sent, dispatcher: agent, signal: controller.signal });
+        } catch (err) {
+            dog.untrack(watched);
+            if (controller.signal.aborted) throw controller.signal.reason as Error;
+            const code = (err as NodeJS.ErrnoException).code;
+            throw code !== undefined && !(err as Error).message.includes(current) ? Object.assign(new Error(`${current}: ${code} ${(err as Error).message}`), { code }) : err;
+        }
+        const body = res.body;
+        watched.abort = (err) => body.destroy(err);
+        const o: Opened = { status: res.statusCode, headers: res.headers, body, url: current, sent, watched };
+        const location = header(o, "location");
+        if (o.status >= 300 && o.status < 400 && location !== undefined) {
+            body.resume();
+            dog.untrack(watched);
+            if (hop >= 10) throw new Error(`${url}: more than 10 redirects`);
+            const next = new URL(location, current);
+            if (next.origin !== target.origin) sent = withoutAuth(sent);
+            current = next.toString();
+            continue;
+        }
+        return o;
+    }
+}
+
+/** Throws the response's status as an error after draining it. */
+export function failOn(o: Opened, opts: HttpOptions, dog: Watchdog): never {
+    o.body.resume();
+    dog.untrack(o.watched);
+    throw statusError(o, opts.tokenEnv);
+}
+
+// We never decode a body: a compressed one would not match its size or hash. huggingface_hub
+// sends the same (file_download.py: "prevent any compression => we want to know the real size").
+export const IDENTITY = { "Accept-Encoding": "identity" };
+
+/** Rejects a body in a content coding, which a server may pick when Accept-Encoding is absent. */
+export function checkIdentity(o: Opened): void {
+    const coding = header(o, "content-encoding");
+    if (coding !== undefined && coding.toLowerCase() !== "identity") {
+        o.body.destroy();
+        throw new PermanentError(`${o.url} answered with Content-Encoding: ${coding} although identity was asked`);
     }
 }
 
 /** GET a JSON document (metadata: listings, manifests). */
 export async function getJson<T>(url: string, opts: HttpOptions, accept = "application/json"): Promise<{ body: T; raw: Buffer }> {
     return withRetries(url, opts, async () => {
-        const { res, done } = await timedFetch(url, opts, { Accept: accept });
+        const dog = new Watchdog(opts.timeoutSeconds * 1000);
         try {
-            if (!res.ok) {
-                await res.body?.cancel();
-                if (res.status >= 400 && res.status < 500 && res.status !== 429 && res.status !== 408) throw new PermanentError(`HTTP ${res.status} from ${url}`);
-                throw new HttpStatusError(res.status, url);
+            const o = await open(url, opts, { Accept: accept, ...IDENTITY }, dog);
+            if (o.status !== 200) failOn(o, opts, dog);
+            checkIdentity(o);
+            const chunks: Buffer[] = [];
+            for await (const chunk of o.body as AsyncIterable<Buffer>) {
+                o.watched.seen++;
+                chunks.push(chunk);
             }
-            const raw = Buffer.from(await res.arrayBuffer());
+            const raw = Buffer.concat(chunks);
+            dog.untrack(o.watched);
+            const declared = Number(header(o, "content-length") ?? NaN);
+            if (Number.isFinite(declared) && raw.length !== declared) throw new Error(`truncated body from ${o.url}: ${raw.length} of ${declared} bytes`);
             return { body: JSON.parse(raw.toString("utf8")) as T, raw };
         } finally {
-            done();
-        }
-    });
-}
-
-export interface DownloadResult {
-    size: number;
-    sha256: string;
-}
-
-/**
- * Streams `url` to `dest`, hashing as it writes (one pass). Fails on a truncated body, on a size
- * or sha256 that differs from the expected one, and after `timeoutSeconds` without data.
- */
-export async function download(url: string, dest: string, expect: { size?: number; sha256?: string }, opts: HttpOptions & { label: string }): Promise<DownloadResult> {
-    return withRetries(url, opts, async () => {
-        const { res, touch, done } = await timedFetch(url, opts);
-        try {
-            if (!res.ok || res.body === null) {
-                await res.body?.cancel();
-                if (res.status >= 400 && res.status < 500 && res.status !== 429 && res.status !== 408) throw new PermanentError(`HTTP ${res.status} from ${url}`);
-                throw new HttpStatusError(res.status, url);
-            }
-            const hash = createHash("sha256");
-            let size = 0;
-            let lastProgress = Date.now();
-            const total = expect.size ?? Number(res.headers.get("content-length") ?? NaN);
-            const meter = new Transform({
-                transform(chunk: Buffer, _enc, cb) {
-                    touch();
-                    hash.update(chunk);
-                    size += chunk.length;
-                    opts.onBytes?.(chunk.length);
-                    if (Date.now() - lastProgress > 10_000) {
-                        lastProgress = Date.now();
-                        opts.logger.info({ model: opts.label, file: url, bytes: size, total: Number.isFinite(total) ? total : undefined }, "downloading");
-                    }
-                    cb(null, chunk);
-                },
-            });
-            await pipeline(Readable.fromWeb(res.body as import("stream/web").ReadableStream<Uint8Array>), meter, fs.createWriteStream(dest));
-            const declared = Number(res.headers.get("content-length") ?? NaN);
-            if (Number.isFinite(declared) && size !== declared) throw new Error(`truncated body from ${url}: ${size} of ${declared} bytes`);
-            const sha256 = hash.digest("hex");
-            if (expect.size !== undefined && size !== expect.size) throw new PermanentError(`size mismatch for ${url}: got ${size} bytes, expected ${expect.size}`);
-            if (expect.sha256 !== undefined && sha256 !== expect.sha256) throw new PermanentError(`checksum mismatch for ${url}: got sha256 ${sha256}, expected ${expect.sha256}`);
-            return { size, sha256 };
-        } finally {
-            done();
+            dog.stop();
         }
     });
 }

@@ -5,13 +5,13 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import pLimit from "p-limit";
-import { verifyGitBlob } from "./gitBlob";
-import { download, HttpOptions } from "./http";
+import { download } from "./download";
+import type { HttpOptions } from "./http";
 import type { Logger } from "./log";
 import type { ModelSpec } from "./models";
 import { planHuggingFace } from "./sources/huggingface";
 import { planOllama } from "./sources/ollama";
-import type { ModelPlan, SourceContext } from "./sources/types";
+import type { ModelPlan, PlannedFile, SourceContext } from "./sources/types";
 import { planUrl } from "./sources/url";
 import {
     acquireLock, listRevisions, Manifest, ManifestModel, publishManifest, readPublished, readState, sha256, STAGING, writeAtomic, writeState,
@@ -100,7 +100,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         timeoutSeconds: opts.timeoutSeconds, attempts: opts.attempts, backoffMs: opts.backoffMs, logger: log,
         onBytes: (n) => (bytes += n),
     };
-    const hfHttp: HttpOptions = { ...http, headers: opts.hfToken ? { Authorization: `Bearer ${opts.hfToken}` } : undefined };
+    const hfHttp: HttpOptions = { ...http, headers: opts.hfToken ? { Authorization: `Bearer ${opts.hfToken}` } : undefined, tokenEnv: "HF_TOKEN" };
 
     fs.mkdirSync(opts.dest, { recursive: true });
     const release = acquireLock(opts.dest, opts.lockTtlSeconds, now().getTime());
@@ -136,7 +136,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
                     log.info({ model: spec.name, revision: p.revision, bytes: 0 }, "model unchanged");
                     return;
                 }
-                const entry = await fetchModel(p, opts.dest, stage, limit, http, log);
+                // The Hub wants the token on file downloads too (gated and private repos).
+                const entry = await fetchModel(p, opts.dest, stage, limit, ctx.http, log);
                 entries.set(spec.name, entry);
                 synced.push(spec.name);
                 log.info({ model: spec.name, revision: p.revision, files: entry.files.length, bytes: entry.files.reduce((a, f) => a + f.size, 0), seconds: (Date.now() - t0) / 1000 }, "model synced");
@@ -240,6 +241,10 @@ function placePointers(p: ModelPlan, dest: string, staging: string): void {
 /** Downloads a model's files into staging, verifies them, moves them into place, writes pointers. */
 async function fetchModel(p: ModelPlan, dest: string, stage: Stage, limit: pLimit.Limit, http: HttpOptions, log: Logger): Promise<ManifestModel> {
     const stagedFiles: string[] = [];
+    // A failed file abandons its siblings, and every download has stopped before the caller
+    // moves on: staging is cleared, and the lock released, only once nothing writes there.
+    const abandon = new AbortController();
+    let firstError: unknown;
     const settled = await Promise.allSettled(p.files.map((f) => limit(async () => {
         const final = path.join(dest, f.path);
         // Content-addressed and already there: the name is the hash.
@@ -248,19 +253,23 @@ async function fetchModel(p: ModelPlan, dest: string, stage: Stage, limit: pLimi
         stage.made = true;
         const staged = path.join(stage.dir, `${stage.prefix}-${stage.next++}`);
         stagedFiles.push(staged);
-        const expectation = { size: f.size, sha256: f.sha256, gitSha1: f.gitSha1 };
-        const got = await download(f.url, staged, expectation, { ...http, label: p.name });
-        // Until the download layer checks gitSha1 itself.
-        if (f.gitSha1 !== undefined) await verifyGitBlob(staged, f.gitSha1, f.url);
-        return { f, size: got.size, sha256: got.sha256, staged };
+        try {
+            if (abandon.signal.aborted) throw new Error("abandoned");
+            // The download checks size, sha256 and, for non-LFS Hub files, the git blob sha1.
+            const got = await download(f.url, staged, { size: f.size, sha256: f.sha256, gitSha1: f.gitSha1 }, { ...http, label: p.name, signal: abandon.signal });
+            return { f, size: got.size, sha256: got.sha256, staged };
+        } catch (err) {
+            firstError ??= err;
+            abandon.abort();
+            throw err;
+        }
     })));
-    const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failure !== undefined) {
+    if (firstError !== undefined) {
         // Give the space back to the models that can still finish.
         for (const f of stagedFiles) fs.rmSync(f, { force: true });
-        throw failure.reason;
+        throw firstError;
     }
-    const results = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const results = settled.map((r) => (r as PromiseFulfilledResult<{ f: PlannedFile; size: number; sha256: string; staged: string | undefined }>).value);
 
     // Every file verified: move them in. A new revision directory is named by no manifest yet,
     // so clearing a leftover of a killed run there touches nothing a reader trusts.

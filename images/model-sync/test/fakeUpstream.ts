@@ -2,6 +2,7 @@
 // registry the sync uses, serving fixtures the tests generate, with faults on demand.
 import { createHash, randomBytes } from "crypto";
 import * as http from "http";
+import { gzipSync } from "zlib";
 import type { AddressInfo } from "net";
 
 export type Fault =
@@ -16,6 +17,8 @@ export interface HubRepo {
     files: Record<string, Buffer>;
     /** Files served as LFS (sha256 in the listing, body through a redirect to the CDN). */
     lfs: string[];
+    /** A gated repo: the listing and `resolve` want `Authorization: Bearer <token>`. */
+    token?: string;
 }
 
 export interface OllamaTag {
@@ -48,7 +51,7 @@ export class FakeUpstream {
     readonly repos = new Map<string, HubRepo>();
     readonly tags = new Map<string, OllamaTag>();
     readonly urls = new Map<string, Buffer>();
-    /** Faults queued per request path (without query); one is used per request. */
+    /** Faults queued per request path (without query), or per `path#rangeStart` for Range requests; one is used per request. */
     readonly faults = new Map<string, Fault[]>();
     /** Body bytes of model files served (blobs, resolve, CDN, URL files), not metadata. */
     modelBytes = 0;
@@ -57,6 +60,18 @@ export class FakeUpstream {
     treePageSize = 1000;
     /** Like the Hub above some size: `siblings` in the revision answer stops listing files. */
     siblingsLimit = Infinity;
+    /** Request headers by path, in arrival order. */
+    readonly headers: { path: string; headers: http.IncomingHttpHeaders }[] = [];
+    /** Range bodies in the order they finished: `path#start`. */
+    readonly rangesDone: string[] = [];
+    /** Honour Range requests (206, Accept-Ranges), as CDNs do. */
+    ranges = true;
+    /** Compress bodies unless the client asks for identity (RFC 9110: no Accept-Encoding means any coding). */
+    compress = false;
+    /** Where LFS and blob redirects point: this server unless another origin is set. */
+    cdn?: string;
+    /** Serve /cdn/ as signed URLs: refuse a request that also carries Authorization. */
+    signedCdn = false;
     private server?: http.Server;
     private readonly sockets = new Set<import("net").Socket>();
     private readonly timers = new Set<NodeJS.Timeout>();
@@ -96,7 +111,9 @@ export class FakeUpstream {
         const url = new URL(req.url ?? "/", "http://x");
         const p = decodeURIComponent(url.pathname);
         this.requests.push(p);
-        const fault = this.faults.get(p)?.shift();
+        this.headers.push({ path: p, headers: req.headers });
+        const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "");
+        const fault = (range !== null && this.ranges ? this.faults.get(`${p}#${range[1]}`)?.shift() : undefined) ?? this.faults.get(p)?.shift();
         if (fault?.kind === "status") {
             res.writeHead(fault.code).end("injected failure");
             return;
@@ -105,10 +122,23 @@ export class FakeUpstream {
             const data = Buffer.from(JSON.stringify(body));
             res.writeHead(200, { "Content-Type": "application/json", "Content-Length": data.length }).end(data);
         };
+        // Like the Hub: the reason in X-Error-Code/X-Error-Message.
+        const refuse = (repo: HubRepo | undefined): boolean => {
+            if (repo === undefined) {
+                res.writeHead(401, { "X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found" }).end();
+                return true;
+            }
+            if (repo.token !== undefined && req.headers.authorization !== `Bearer ${repo.token}`) {
+                res.writeHead(401, { "X-Error-Code": "GatedRepo", "X-Error-Message": "Access to this model is restricted. You must have access to it and be authenticated to access it." }).end();
+                return true;
+            }
+            return false;
+        };
+        const cdn = this.cdn ?? this.endpoint;
         let m: RegExpMatchArray | null;
         if ((m = p.match(/^\/api\/models\/([^/]+\/[^/]+)\/revision\/(.+)$/))) {
             const repo = this.repos.get(m[1]);
-            if (repo === undefined) return void res.writeHead(404).end();
+            if (refuse(repo) || repo === undefined) return;
             return json({
                 id: m[1],
                 sha: repo.sha,
@@ -146,15 +176,18 @@ export class FakeUpstream {
         }
         if ((m = p.match(/^\/([^/]+\/[^/]+)\/resolve\/([0-9a-f]{40})\/(.+)$/))) {
             const repo = this.repos.get(m[1]);
-            const data = repo?.sha === m[2] ? repo.files[m[3]] : undefined;
-            if (repo === undefined || data === undefined) return void res.writeHead(404).end();
+            if (refuse(repo) || repo === undefined) return;
+            const data = repo.sha === m[2] ? repo.files[m[3]] : undefined;
+            if (data === undefined) return void res.writeHead(404, { "X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found" }).end();
             // Like the Hub: LFS files redirect to a CDN host.
-            if (repo.lfs.includes(m[3])) return void res.writeHead(302, { Location: `${this.endpoint}/cdn/${sha256(data)}` }).end();
-            return this.body(res, data, fault);
+            if (repo.lfs.includes(m[3])) return void res.writeHead(302, { Location: `${cdn}/cdn/${sha256(data)}` }).end();
+            return this.body(req, res, p, data, fault);
         }
         if ((m = p.match(/^\/cdn\/([0-9a-f]{64})$/))) {
             const data = this.blobByDigest(m[1]);
-            return data === undefined ? void res.writeHead(404).end() : this.body(res, data, fault);
+            // A signed CDN URL: a request that also carries a token is refused, as S3 does.
+            if (this.signedCdn && req.headers.authorization !== undefined) return void res.writeHead(400).end("Only one auth mechanism allowed");
+            return data === undefined ? void res.writeHead(404).end() : this.body(req, res, p, data, fault);
         }
         if ((m = p.match(/^\/v2\/(.+)\/manifests\/([^/]+)$/))) {
             const tag = this.tags.get(`${m[1]}:${m[2]}`);
@@ -164,17 +197,32 @@ export class FakeUpstream {
         }
         if ((m = p.match(/^\/v2\/(.+)\/blobs\/sha256:([0-9a-f]{64})$/))) {
             // Like registry.ollama.ai: blobs redirect to storage.
-            return void res.writeHead(307, { Location: `${this.endpoint}/cdn/${m[2]}` }).end();
+            return void res.writeHead(307, { Location: `${cdn}/cdn/${m[2]}` }).end();
         }
         if ((m = p.match(/^\/files\/(.+)$/))) {
             const data = this.urls.get(m[1]);
-            return data === undefined ? void res.writeHead(404).end() : this.body(res, data, fault);
+            return data === undefined ? void res.writeHead(404).end() : this.body(req, res, p, data, fault);
         }
         res.writeHead(404).end();
     }
 
-    private body(res: http.ServerResponse, data: Buffer, fault: Fault | undefined): void {
-        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length });
+    private body(req: http.IncomingMessage, res: http.ServerResponse, p: string, whole: Buffer, fault: Fault | undefined): void {
+        const range = this.ranges ? /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "") : null;
+        let data = whole;
+        if (range !== null) {
+            const start = Number(range[1]);
+            const end = Math.min(Number(range[2]), whole.length - 1);
+            data = whole.subarray(start, end + 1);
+            res.on("finish", () => this.rangesDone.push(`${p}#${start}`));
+            res.writeHead(206, { "Content-Type": "application/octet-stream", "Content-Length": data.length, "Content-Range": `bytes ${start}-${end}/${whole.length}`, "Accept-Ranges": "bytes" });
+        } else if (this.compress && req.headers["accept-encoding"] !== "identity") {
+            const gz = gzipSync(whole);
+            this.modelBytes += gz.length;
+            res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Encoding": "gzip", "Content-Length": gz.length }).end(gz);
+            return;
+        } else {
+            res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length, ...(this.ranges ? { "Accept-Ranges": "bytes" } : {}) });
+        }
         const send = (chunk: Buffer) => {
             this.modelBytes += chunk.length;
             res.write(chunk);

@@ -170,7 +170,7 @@ describe("cache layout as the real clients read it", function () {
         up.fault(`/${REPO}/resolve/${commit()}/1_Pooling/config.json`, { kind: "corrupt" });
         const result = await run();
         expect(result.failed.map((f) => f.name)).to.deep.equal(["tiny-embed"]);
-        expect(result.failed[0].error).to.match(/git blob mismatch .*1_Pooling\/config\.json: got sha1 [0-9a-f]{40}, expected [0-9a-f]{40}/);
+        expect(result.failed[0].error).to.match(/checksum mismatch for .*1_Pooling\/config\.json: got git blob [0-9a-f]{40}, expected [0-9a-f]{40}/);
         const again = await run();
         expect(again.failed).to.deep.equal([]);
     });

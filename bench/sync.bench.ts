@@ -1,0 +1,145 @@
+// npm run bench:sync — the compiled sync (node dist/cli.js, what the image runs) fetching one large
+// file from a loopback server, beside `rclone copyurl`, `rclone copyurl && openssl dgst -sha256`
+// (a download plus the verification the sync also does) and `curl`, on the same server and file;
+// then an unchanged rerun. Prints wall times, ratios (peer time / sync time: ≥ 1 means the sync is
+// as fast), peak RSS, and the body bytes the rerun fetched.
+// BENCH_SIZE_MIB (2048) sets the file size, BENCH_RUNS (1) the interleaved rounds (medians shown).
+import { spawn, spawnSync } from "child_process";
+import { createHash, randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const ROOT = path.resolve(__dirname, "..");
+const PKG = path.join(ROOT, "images/model-sync");
+const CLI = path.join(PKG, "dist/cli.js");
+const MiB = 1024 * 1024;
+const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 2048) * MiB;
+const RUNS = Number(process.env.BENCH_RUNS ?? 1);
+const TIME = "/usr/bin/time";
+
+function has(program: string): boolean {
+    return spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0;
+}
+
+interface Sample {
+    seconds: number;
+    /** Peak RSS of the command (the largest process of a pipeline), in MB; undefined without GNU time. */
+    rssMb?: number;
+    stdout: string;
+}
+
+/** Runs `sh -c script` under GNU time (peak RSS) and times it with the monotonic clock. */
+function timed(script: string, env: NodeJS.ProcessEnv = process.env): Sample {
+    const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}`);
+    const withTime = fs.existsSync(TIME);
+    const args = withTime ? [TIME, "-f", "%M", "-o", rssFile, "sh", "-c", script] : ["sh", "-c", script];
+    const t0 = process.hrtime.bigint();
+    const res = spawnSync(args[0], args.slice(1), { env, encoding: "utf8", maxBuffer: 64 * MiB });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (res.status !== 0) throw new Error(`${script} failed (${res.status}): ${res.stderr}`);
+    let rssMb: number | undefined;
+    if (withTime) {
+        rssMb = Number(fs.readFileSync(rssFile, "utf8").trim().split("\n").pop()) / 1024;
+        fs.rmSync(rssFile, { force: true });
+    }
+    return { seconds, rssMb, stdout: res.stdout };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+    if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm --prefix images/model-sync run build\``);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-sync-"));
+    const server = { kill: () => {} } as { kill: () => void };
+    try {
+        // Random content (nothing compresses), written in 64 MiB blocks.
+        const data = path.join(tmp, "data");
+        fs.mkdirSync(data);
+        const file = path.join(data, "model.bin");
+        const hash = createHash("sha256");
+        const fd = fs.openSync(file, "w");
+        const block = randomBytes(64 * MiB);
+        for (let done = 0; done < SIZE; done += block.length) {
+            const part = block.subarray(0, Math.min(block.length, SIZE - done));
+            hash.update(part);
+            fs.writeSync(fd, part);
+        }
+        fs.closeSync(fd);
+        const digest = hash.digest("hex");
+
+        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "fileServer.ts"), data], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+        server.kill = () => child.kill();
+        const port = await new Promise<string>((resolve, reject) => {
+            child.stdout.once("data", (b: Buffer) => resolve(b.toString().trim()));
+            child.once("exit", (code) => reject(new Error(`file server exited (${code})`)));
+        });
+        const url = `http://127.0.0.1:${port}/model.bin`;
+        const served = async () => Number(await (await fetch(`http://127.0.0.1:${port}/__bytes`)).text());
+
+        const models = path.join(tmp, "models.json");
+        fs.writeFileSync(models, JSON.stringify([{ name: "bench", source: "url", url, sha256: digest, path: "model.bin" }]));
+        const cache = path.join(tmp, "cache");
+        const out = path.join(tmp, "out.bin");
+        const syncEnv = { ...process.env, LOG_LEVEL: "warn" };
+        const syncCmd = `node ${CLI} --models ${models} --dest ${cache}`;
+
+        const peers: { name: string; script: string; needs: string[] }[] = [
+            { name: "rclone copyurl", script: `rclone --config /dev/null copyurl ${url} ${out}`, needs: ["rclone"] },
+            { name: "rclone copyurl && openssl dgst -sha256", script: `rclone --config /dev/null copyurl ${url} ${out} && openssl dgst -sha256 -r ${out}`, needs: ["rclone", "openssl"] },
+            { name: "curl", script: `curl -sf -o ${out} ${url}`, needs: ["curl"] },
+        ];
+        const missing = peers.filter((p) => !p.needs.every(has));
+        for (const p of missing) console.log(`PEER MISSING: ${p.name} — needs ${p.needs.filter((n) => !has(n)).join(", ")} (Debian: apt-get install -y ${p.needs.join(" ")}); not measured`);
+        const present = peers.filter((p) => !missing.includes(p));
+        if (!fs.existsSync(TIME)) console.log("GNU time missing (apt-get install -y time): peak RSS not measured");
+
+        const samples = new Map<string, Sample[]>([["sync", []], ...present.map((p) => [p.name, []] as [string, Sample[]])]);
+        // Every case writes the file to disk: flush the previous one's dirty pages (untimed) so its
+        // writeback does not land on the next case.
+        const flush = () => spawnSync("sync");
+        const syncCold = () => {
+            fs.rmSync(cache, { recursive: true, force: true });
+            flush();
+            samples.get("sync")!.push(timed(syncCmd, syncEnv));
+            const manifest = JSON.parse(fs.readFileSync(path.join(cache, "manifest.json"), "utf8")) as { models: { files: { sha256: string }[] }[] };
+            if (manifest.models[0].files[0].sha256 !== digest) throw new Error("the sync published a different sha256");
+        };
+        const cases = [syncCold, ...present.map((p) => () => {
+            flush();
+            const s = timed(p.script);
+            if (p.script.includes("openssl") && !s.stdout.startsWith(digest)) throw new Error(`${p.name}: digest differs`);
+            samples.get(p.name)!.push(s);
+            fs.rmSync(out, { force: true });
+        })];
+        for (let round = 0; round < RUNS; round++) {
+            // Interleaved and rotated, so noise from other work and the page cache hits every case alike.
+            for (let k = 0; k < cases.length; k++) cases[(k + round) % cases.length]();
+        }
+        // The unchanged rerun, on the cache the last cold sync left.
+        flush();
+        const before = await served();
+        const rerun = timed(syncCmd, syncEnv);
+        const rerunBytes = (await served()) - before;
+
+        const sync = median(samples.get("sync")!.map((s) => s.seconds));
+        const fmt = (n: number | undefined, d = 2) => (n === undefined ? "n/a" : n.toFixed(d));
+        console.log(`\n${(SIZE / MiB).toFixed(0)} MiB over loopback, ${RUNS} round(s), ${os.cpus().length} cores; medians`);
+        console.log(`${"case".padEnd(42)} ${"seconds".padStart(8)} ${"peak RSS MB".padStart(12)} ${"peer/sync".padStart(10)}`);
+        for (const [name, s] of samples) {
+            const t = median(s.map((x) => x.seconds));
+            const rss = s.some((x) => x.rssMb === undefined) ? undefined : Math.max(...s.map((x) => x.rssMb!));
+            console.log(`${name.padEnd(42)} ${fmt(t).padStart(8)} ${fmt(rss, 0).padStart(12)} ${(name === "sync" ? "" : `${fmt(t / sync)}×`).padStart(10)}`);
+        }
+        console.log(`${"sync, unchanged rerun".padEnd(42)} ${fmt(rerun.seconds).padStart(8)} ${fmt(rerun.rssMb, 0).padStart(12)}   body bytes fetched: ${rerunBytes}`);
+        console.log(`sha256 verified by the sync (manifest) and by openssl: ${digest}`);
+    } finally {
+        server.kill();
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+}
+
+main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+});

@@ -1,0 +1,389 @@
+// The download engine. A large file is fetched as parallel Range requests straight to the URL its
+// redirect resolved to (as ollama's puller and hf_transfer do), into a bounded window of parts; one
+// hasher takes the parts strictly in order (still one streaming sha256) and one writer writes them
+// in order, because gcsfuse keeps streaming writes only for sequential writes. A server that does
+// not honour Range gets one stream. Either way bodies are written in large writes.
+import { createHash, Hash } from "crypto";
+import * as fs from "fs";
+import { Worker } from "worker_threads";
+import {
+    checkIdentity, failOn, header, HttpOptions, IDENTITY, open, Opened, ParallelOptions, PermanentError, Watchdog, withRetries,
+} from "./http";
+
+const MiB = 1024 * 1024;
+// 4 connections of 4 MiB parts: on 2 cores more connections only add contention, and the window
+// (6 parts, 24 MiB) keeps a 2 GiB download near 150 MB of RSS. Measured with `npm run bench:sync`.
+export const DEFAULT_PARALLEL: ParallelOptions = { minSize: 64 * MiB, partSize: 4 * MiB, connections: 4 };
+/** Single-stream bodies are gathered into writes of at least this size. */
+const WRITE_BYTES = 8 * MiB;
+
+export interface Expectation {
+    size?: number;
+    sha256?: string;
+    /** A git blob id: sha1 of "blob <size>\0" + content (non-LFS Hub files). */
+    gitSha1?: string;
+}
+
+export interface DownloadOptions extends HttpOptions {
+    label: string;
+    /** Abandons the download (another file of the model failed). */
+    signal?: AbortSignal;
+    /** Observes each write to the file (offset, length), in the order they are issued. */
+    onWrite?: (offset: number, length: number) => void;
+}
+
+export interface DownloadResult {
+    size: number;
+    sha256: string;
+}
+
+function blobPrefix(url: string, expect: Expectation, knownSize: number | undefined): string | undefined {
+    if (expect.gitSha1 === undefined) return undefined;
+    if (knownSize === undefined) throw new PermanentError(`${url}: a git blob id needs the size up front, and none is known`);
+    return `blob ${knownSize}\0`;
+}
+
+/** Checks size, sha256 and git blob id against the expectation. */
+function verify(url: string, expect: Expectation, size: number, sha256: string, gitSha1: string | undefined): DownloadResult {
+    if (expect.size !== undefined && size !== expect.size) throw new PermanentError(`size mismatch for ${url}: got ${size} bytes, expected ${expect.size}`);
+    if (expect.sha256 !== undefined && sha256 !== expect.sha256) throw new PermanentError(`checksum mismatch for ${url}: got sha256 ${sha256}, expected ${expect.sha256}`);
+    if (expect.gitSha1 !== undefined && gitSha1 !== expect.gitSha1) throw new PermanentError(`checksum mismatch for ${url}: got git blob ${gitSha1}, expected ${expect.gitSha1}`);
+    return { size, sha256 };
+}
+
+/** The digests of a single stream, fed in file order on this thread. */
+class Digests {
+    private readonly sha256 = createHash("sha256");
+    private readonly sha1?: Hash;
+    private size = 0;
+
+    constructor(private readonly url: string, private readonly expect: Expectation, knownSize: number | undefined) {
+        const prefix = blobPrefix(url, expect, knownSize);
+        if (prefix !== undefined) this.sha1 = createHash("sha1").update(prefix);
+    }
+
+    update(chunk: Buffer): void {
+        this.sha256.update(chunk);
+        this.sha1?.update(chunk);
+        this.size += chunk.length;
+    }
+
+    finish(): DownloadResult {
+        return verify(this.url, this.expect, this.size, this.sha256.digest("hex"), this.sha1?.digest("hex"));
+    }
+}
+
+// Hashing runs beside the network and the writes: sha256 (~1.5 GB/s) would otherwise be the
+// main thread's largest cost. A part's buffer is moved (transferred, not copied) to the worker and
+// back; copies into a SharedArrayBuffer would be element-wise and slow.
+const HASH_WORKER = `
+const { parentPort } = require("worker_threads");
+const { createHash } = require("crypto");
+let hashes = [];
+parentPort.on("message", (m) => {
+    if (m.init) {
+        hashes = m.init.map(([algo, prefix]) => (prefix ? createHash(algo).update(prefix) : createHash(algo)));
+    } else if (m.buffer) {
+        const part = new Uint8Array(m.buffer, 0, m.length);
+        for (const h of hashes) h.update(part);
+        parentPort.postMessage(m.buffer, [m.buffer]);
+    } else {
+        parentPort.postMessage(hashes.map((h) => h.digest("hex")));
+    }
+});
+`;
+
+/** One hasher on a worker thread, fed parts strictly in file order. */
+class HashWorker {
+    private readonly worker = new Worker(HASH_WORKER, { eval: true });
+    private readonly waiting: { resolve: (v: string[] | ArrayBuffer) => void; reject: (e: Error) => void }[] = [];
+    private size = 0;
+
+    constructor(private readonly url: string, private readonly expect: Expectation, knownSize: number) {
+        const prefix = blobPrefix(url, expect, knownSize);
+        this.worker.postMessage({ init: prefix === undefined ? [["sha256"]] : [["sha256"], ["sha1", prefix]] });
+        this.worker.on("message", (m: string[] | ArrayBuffer) => this.waiting.shift()?.resolve(m));
+        this.worker.on("error", (err) => {
+            for (const w of this.waiting.splice(0)) w.reject(err);
+        });
+    }
+
+    private ask(message: object, transfer: ArrayBuffer[] = []): Promise<string[] | ArrayBuffer> {
+        return new Promise((resolve, reject) => {
+            this.waiting.push({ resolve, reject });
+            this.worker.postMessage(message, transfer);
+        });
+    }
+
+    /** Hashes the first `length` bytes of `buffer`, which is unusable here until it comes back. */
+    async update(buffer: ArrayBuffer, length: number): Promise<ArrayBuffer> {
+        this.size += length;
+        return (await this.ask({ buffer, length }, [buffer])) as ArrayBuffer;
+    }
+
+    async finish(): Promise<DownloadResult> {
+        const [sha256, sha1] = (await this.ask({ digest: true })) as string[];
+        return verify(this.url, this.expect, this.size, sha256, sha1);
+    }
+
+    stop(): Promise<number> {
+        return this.worker.terminate();
+    }
+}
+
+async function writeAll(fh: fs.promises.FileHandle, chunks: Buffer[], position: number, opts: DownloadOptions): Promise<void> {
+    let total = 0;
+    for (const c of chunks) total += c.length;
+    opts.onWrite?.(position, total);
+    // writev takes at most IOV_MAX (1024) buffers and may write less than asked.
+    let written = 0;
+    let i = 0;
+    while (i < chunks.length) {
+        const batch = chunks.slice(i, i + 1024);
+        let { bytesWritten } = await fh.writev(batch, position + written);
+        written += bytesWritten;
+        for (const c of batch) {
+            if (bytesWritten >= c.length) {
+                bytesWritten -= c.length;
+                i++;
+            } else {
+                if (bytesWritten > 0) chunks[i] = c.subarray(bytesWritten);
+                break;
+            }
+        }
+    }
+    if (written !== total) throw new Error(`short write at ${position}: ${written} of ${total} bytes`);
+}
+
+function contentRange(o: Opened): { start: number; end: number; total: number } | undefined {
+    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header(o, "content-range") ?? "");
+    return m === null ? undefined : { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) };
+}
+
+/**
+ * Downloads `url` to `dest`, hashing as it writes. Fails on a truncated body, on a size, sha256 or
+ * git blob id that differs from the expected one, and after `timeoutSeconds` without data.
+ */
+export async function download(url: string, dest: string, expect: Expectation, opts: DownloadOptions): Promise<DownloadResult> {
+    const par: ParallelOptions = { ...DEFAULT_PARALLEL, ...opts.parallel };
+    const ranged = expect.size === undefined || expect.size >= par.minSize;
+    return withRetries(url, opts, async () => {
+        const dog = new Watchdog(opts.timeoutSeconds * 1000);
+        const abandon = () => dog.abortAll(new PermanentError(`${url}: abandoned, another file of ${opts.label} failed`));
+        if (opts.signal?.aborted) abandon();
+        opts.signal?.addEventListener("abort", abandon);
+        try {
+            // Asking for the first part answers three questions at once: where the redirects end,
+            // whether that server honours Range, and (Content-Range) the size.
+            const first = await open(url, opts, ranged ? { ...IDENTITY, Range: `bytes=0-${par.partSize - 1}` } : IDENTITY, dog);
+            if (first.status === 416 && ranged) {
+                // An empty file has no byte 0 to serve.
+                first.body.resume();
+                dog.untrack(first.watched);
+                const whole = await open(url, opts, IDENTITY, dog);
+                if (whole.status !== 200) failOn(whole, opts, dog);
+                return await single(whole, dest, expect, opts, dog);
+            }
+            if (first.status === 206) {
+                const range = contentRange(first);
+                if (range === undefined || range.start !== 0) {
+                    first.body.destroy();
+                    throw new Error(`${first.url}: unexpected Content-Range ${JSON.stringify(header(first, "content-range"))}`);
+                }
+                return await parallel(first, range.total, dest, expect, opts, par, dog);
+            }
+            if (first.status !== 200) failOn(first, opts, dog);
+            return await single(first, dest, expect, opts, dog);
+        } finally {
+            opts.signal?.removeEventListener("abort", abandon);
+            dog.stop();
+        }
+    });
+}
+
+/** One response body, gathered into large writes; the next write waits for the previous one. */
+async function single(o: Opened, dest: string, expect: Expectation, opts: DownloadOptions, dog: Watchdog): Promise<DownloadResult> {
+    checkIdentity(o);
+    const length = header(o, "content-length");
+    const declared = length !== undefined ? Number(length) : undefined;
+    const digests = new Digests(o.url, expect, expect.size ?? declared);
+    const fh = await fs.promises.open(dest, "w");
+    try {
+        let batch: Buffer[] = [];
+        let batchBytes = 0;
+        let position = 0;
+        let pending: Promise<void> = Promise.resolve();
+        let received = 0;
+        let lastProgress = Date.now();
+        for await (const chunk of o.body as AsyncIterable<Buffer>) {
+            o.watched.seen++;
+            digests.update(chunk);
+            opts.onBytes?.(chunk.length);
+            received += chunk.length;
+            batch.push(chunk);
+            batchBytes += chunk.length;
+            if (batchBytes >= WRITE_BYTES) {
+                await pending;
+                pending = writeAll(fh, batch, position, opts);
+                position += batchBytes;
+                batch = [];
+                batchBytes = 0;
+                if (Date.now() - lastProgress > 10_000) {
+                    lastProgress = Date.now();
+                    opts.logger.info({ model: opts.label, file: o.url, bytes: received, total: expect.size ?? declared }, "downloading");
+                }
+            }
+        }
+        await pending;
+        if (batch.length > 0) await writeAll(fh, batch, position, opts);
+        if (declared !== undefined && received !== declared) throw new Error(`truncated body from ${o.url}: ${received} of ${declared} bytes`);
+        return digests.finish();
+    } finally {
+        dog.untrack(o.watched);
+        await fh.close();
+    }
+}
+
+/**
+ * Parts of `partSize` bytes fetched `connections` at a time from the resolved URL into a window of
+ * `connections + 2` buffers: memory stays bounded whatever the file size. A part is written, then
+ * hashed; its buffer is reused once both are done. Each part retries on its own; the first part is the
+ * response that probed for Range support.
+ */
+async function parallel(first: Opened, total: number, dest: string, expect: Expectation, opts: DownloadOptions, par: ParallelOptions, dog: Watchdog): Promise<DownloadResult> {
+    checkIdentity(first);
+    if (expect.size !== undefined && total !== expect.size) {
+        first.body.destroy();
+        throw new PermanentError(`size mismatch for ${first.url}: Content-Range says ${total} bytes, expected ${expect.size}`);
+    }
+    const parts = Math.max(1, Math.ceil(total / par.partSize));
+    const window = Math.min(parts, par.connections + 2);
+    const slotSize = Math.min(par.partSize, total);
+    const slots = Array.from({ length: window }, () => new ArrayBuffer(slotSize));
+    const hasher = new HashWorker(first.url, expect, total);
+    const live = new Set<Opened>();
+    const fh = await fs.promises.open(dest, "w");
+    let probe: Opened | undefined = first;
+    let stopped = false;
+    let received = 0;
+    let lastProgress = Date.now();
+
+    const fetchPart = (i: number): Promise<Buffer> => {
+        const start = i * par.partSize;
+        const end = Math.min(total, start + par.partSize) - 1;
+        const slot = Buffer.from(slots[i % window], 0, end - start + 1);
+        return withRetries(`${first.url} bytes ${start}-${end}`, opts, async () => {
+            if (stopped) throw new PermanentError(`${first.url}: download abandoned`);
+            let o = probe;
+            probe = undefined;
+            if (o === undefined) {
+                o = await open(first.url, { ...opts, headers: first.sent }, { ...IDENTITY, Range: `bytes=${start}-${end}` }, dog);
+                if (o.status !== 206) {
+                    if (o.status === 200) {
+                        o.body.destroy();
+                        throw new PermanentError(`${o.url} stopped honouring Range requests (200 for bytes ${start}-${end})`);
+                    }
+                    failOn(o, opts, dog);
+                }
+                checkIdentity(o);
+                const r = contentRange(o);
+                if (r === undefined || r.start !== start || r.end !== end || r.total !== total) {
+                    o.body.destroy();
+                    throw new Error(`${o.url}: Content-Range ${JSON.stringify(header(o, "content-range"))} for bytes ${start}-${end}/${total}`);
+                }
+            }
+            live.add(o);
+            const res = o.body;
+            const watched = o.watched;
+            let got = 0;
+            try {
+                // Plain 'data' events: an async iterator costs a promise per 64 KiB chunk.
+                await new Promise<void>((resolve, reject) => {
+                    res.on("data", (chunk: Buffer) => {
+                        watched.seen++;
+                        if (got + chunk.length > slot.length) return void res.destroy(new Error(`${o.url}: more than ${slot.length} bytes for bytes ${start}-${end}`));
+                        chunk.copy(slot, got);
+                        got += chunk.length;
+                        received += chunk.length;
+                        opts.onBytes?.(chunk.length);
+                    });
+                    res.on("end", resolve);
+                    res.on("error", reject);
+                    res.on("close", () => reject(new Error(`connection closed early by ${o.url}`)));
+                });
+            } finally {
+                live.delete(o);
+                dog.untrack(o.watched);
+            }
+            if (got !== slot.length) throw new Error(`truncated body from ${o.url}: ${got} of ${slot.length} bytes for bytes ${start}-${end}`);
+            return slot;
+        });
+    };
+
+    try {
+        await new Promise<void>((resolve, reject) => {
+            const ready = new Map<number, Buffer>();
+            let launched = 0;
+            let inFlight = 0;
+            let hashed = 0;
+            let hashing = false;
+            let written = 0;
+            let writing = false;
+            let failed = false;
+            const fail = (err: unknown) => {
+                if (failed) return;
+                failed = true;
+                stopped = true;
+                for (const o of live) o.body.destroy();
+                reject(err as Error);
+            };
+            const advance = () => {
+                if (failed) return;
+                if (hashed === parts && written === parts) return resolve();
+                // One writer and one hasher, each taking the parts strictly in file order; a part
+                // goes to the hasher once written, as its buffer leaves this thread meanwhile.
+                if (!writing && ready.has(written)) {
+                    writing = true;
+                    writeAll(fh, [ready.get(written)!], written * par.partSize, opts).then(() => {
+                        writing = false;
+                        written++;
+                        advance();
+                    }, fail);
+                }
+                if (!hashing && hashed < written) {
+                    hashing = true;
+                    const part = ready.get(hashed)!;
+                    ready.delete(hashed);
+                    hasher.update(part.buffer as ArrayBuffer, part.length).then((back) => {
+                        slots[hashed % window] = back;
+                        hashing = false;
+                        hashed++;
+                        advance();
+                    }, fail);
+                }
+                const done = hashed;
+                while (inFlight < par.connections && launched < parts && launched < done + window) {
+                    const i = launched++;
+                    inFlight++;
+                    fetchPart(i).then((slot) => {
+                        inFlight--;
+                        ready.set(i, slot);
+                        if (Date.now() - lastProgress > 10_000) {
+                            lastProgress = Date.now();
+                            opts.logger.info({ model: opts.label, file: first.url, bytes: received, total }, "downloading");
+                        }
+                        advance();
+                    }, fail);
+                }
+            };
+            advance();
+        });
+        return await hasher.finish();
+    } finally {
+        stopped = true;
+        for (const o of live) o.body.destroy();
+        probe?.body.destroy();
+        await hasher.stop();
+        await fh.close();
+    }
+}

@@ -1,0 +1,167 @@
+import { spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { expect } from "chai";
+import { download, DownloadOptions } from "../src/download";
+import { createLogger } from "../src/log";
+import type { ModelSpec } from "../src/models";
+import { sync, SyncOptions } from "../src/sync";
+import { FakeUpstream, randomCommit, sha256 } from "./fakeUpstream";
+
+const logger = createLogger(fs.createWriteStream("/dev/null"));
+const KiB = 1024;
+
+describe("downloads from the Hub", function () {
+    this.timeout(30000);
+    let hub: FakeUpstream;
+    let cdn: FakeUpstream;
+    let dest: string;
+    const repo = "acme/gated-model";
+    const weights = randomBytes(300 * KiB);
+    const config = Buffer.from('{"hidden_size": 8}');
+
+    const run = (extra: Partial<SyncOptions> = {}, name = repo) => {
+        const models: ModelSpec[] = [{ name: "gated", source: "huggingface", repo: name, revision: hub.repos.get(repo)!.sha }];
+        return sync({
+            models, dest, hfEndpoint: hub.endpoint, ollamaRegistry: hub.endpoint, concurrency: 2, timeoutSeconds: 5, attempts: 2, backoffMs: 5,
+            retentionDays: 7, lockTtlSeconds: 3600, logger, ...extra,
+        });
+    };
+
+    beforeEach(async () => {
+        hub = new FakeUpstream();
+        cdn = new FakeUpstream();
+        await hub.start();
+        await cdn.start();
+        const r = { sha: randomCommit(), files: { "config.json": config, "model.safetensors": weights }, lfs: ["model.safetensors"], token: "hf_secret" };
+        hub.repos.set(repo, r);
+        // The CDN is another origin that serves the same blobs through signed URLs.
+        cdn.repos.set(repo, r);
+        cdn.signedCdn = true;
+        hub.cdn = cdn.endpoint;
+        dest = fs.mkdtempSync(path.join(os.tmpdir(), "hub-"));
+    });
+
+    afterEach(async () => {
+        await hub.stop();
+        await cdn.stop();
+        fs.rmSync(dest, { recursive: true, force: true });
+    });
+
+    it("sends HF_TOKEN on file downloads of a gated repo, and not to the CDN another origin redirects to", async () => {
+        const result = await run({ hfToken: "hf_secret" });
+        expect(result.failed).to.deep.equal([]);
+        const snap = path.join(dest, `huggingface/hub/models--acme--gated-model/snapshots/${hub.repos.get(repo)!.sha}`);
+        expect(fs.readFileSync(path.join(snap, "model.safetensors")).equals(weights)).to.equal(true);
+        expect(fs.readFileSync(path.join(snap, "config.json")).equals(config)).to.equal(true);
+        const resolves = hub.headers.filter((h) => h.path.includes("/resolve/"));
+        expect(resolves.length).to.equal(2);
+        for (const h of resolves) expect(h.headers.authorization, h.path).to.equal("Bearer hf_secret");
+        // huggingface_hub file_download.py: a redirect to another domain is a signed URL, "don't send auth".
+        const fromCdn = cdn.headers.filter((h) => h.path.startsWith("/cdn/"));
+        expect(fromCdn.length).to.equal(1);
+        expect(fromCdn[0].headers.authorization).to.equal(undefined);
+    });
+
+    it("names the Hub's reason (X-Error-Code/X-Error-Message) and HF_TOKEN when access is refused", async () => {
+        const anonymous = await run();
+        expect(anonymous.failed[0].error).to.match(/HTTP 401 .*: GatedRepo: Access to this model is restricted.* \(HF_TOKEN is not set/);
+        const wrong = await run({ hfToken: "hf_other" });
+        expect(wrong.failed[0].error).to.match(/HTTP 401 .*: GatedRepo: .*\(HF_TOKEN was sent: check that its token can read this repo and that its account accepted/);
+        const missing = await run({ hfToken: "hf_secret" }, "acme/no-such-model");
+        expect(missing.failed[0].error).to.match(/HTTP 401 .*: RepoNotFound: Repository not found \(HF_TOKEN was sent/);
+    });
+});
+
+describe("download engine against a loopback server", function () {
+    this.timeout(30000);
+    let up: FakeUpstream;
+    let dir: string;
+    let writes: [number, number][];
+    const big = randomBytes(1024 * KiB + 123);
+    const parts = Math.ceil(big.length / (64 * KiB));
+
+    const opts = (extra: Partial<DownloadOptions> = {}): DownloadOptions => ({
+        timeoutSeconds: 5, attempts: 3, backoffMs: 5, logger, label: "m",
+        parallel: { minSize: 1, partSize: 64 * KiB, connections: 4 },
+        onWrite: (offset, length) => writes.push([offset, length]),
+        ...extra,
+    });
+    const file = () => path.join(dir, "out.bin");
+    const rangeRequests = () => up.headers.filter((h) => h.path === "/files/big.bin").map((h) => h.headers.range);
+
+    beforeEach(async () => {
+        up = new FakeUpstream();
+        await up.start();
+        up.urls.set("big.bin", big);
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "dl-"));
+        writes = [];
+    });
+
+    afterEach(async () => {
+        await up.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("hashes and writes parts in file order, however they arrive", async () => {
+        // The first part is held back, so the following parts finish before it.
+        up.fault("/files/big.bin#0", { kind: "stall", afterBytes: 0, ms: 300 });
+        const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
+        expect(got).to.deep.equal({ size: big.length, sha256: sha256(big) });
+        expect(fs.readFileSync(file()).equals(big)).to.equal(true);
+        expect(up.rangesDone.indexOf("/files/big.bin#0"), "part 0 arrived after later parts").to.be.greaterThan(0);
+        // One writer, sequential: gcsfuse keeps streaming writes only for in-order writes (docs/semantics.md).
+        expect(writes.map(([o]) => o)).to.deep.equal(Array.from({ length: parts }, (_, i) => i * 64 * KiB));
+        expect(rangeRequests().length).to.equal(parts);
+    });
+
+    it("retries only the part whose connection was reset", async () => {
+        up.fault(`/files/big.bin#${3 * 64 * KiB}`, { kind: "reset", afterBytes: 1000 });
+        const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
+        expect(got.sha256).to.equal(sha256(big));
+        expect(fs.readFileSync(file()).equals(big)).to.equal(true);
+        const ranges = rangeRequests();
+        expect(ranges.length).to.equal(parts + 1);
+        expect(ranges.filter((r) => r === `bytes=${3 * 64 * KiB}-${4 * 64 * KiB - 1}`).length).to.equal(2);
+    });
+
+    it("falls back to one stream when the server does not honour Range", async () => {
+        up.ranges = false;
+        const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
+        expect(got.sha256).to.equal(sha256(big));
+        expect(fs.readFileSync(file()).equals(big)).to.equal(true);
+        expect(up.count("/files/big.bin")).to.equal(1);
+    });
+
+    it("fails a sha256 mismatch of a parallel download without retrying it", async () => {
+        const wrong = sha256(Buffer.from("something else"));
+        let err: Error | undefined;
+        await download(`${up.endpoint}/files/big.bin`, file(), { sha256: wrong }, opts()).catch((e: Error) => (err = e));
+        expect(err?.message).to.match(new RegExp(`checksum mismatch .*got sha256 ${sha256(big)}, expected ${wrong}`));
+        expect(up.count("/files/big.bin")).to.equal(parts);
+    });
+
+    it("verifies a git blob id, on one stream and on parallel parts", async () => {
+        fs.writeFileSync(path.join(dir, "ref"), big);
+        // git's own answer, not a formula of ours.
+        const blob = spawnSync("git", ["hash-object", path.join(dir, "ref")], { encoding: "utf8" }).stdout.trim();
+        expect(blob).to.match(/^[0-9a-f]{40}$/);
+        const url = `${up.endpoint}/files/big.bin`;
+        expect((await download(url, file(), { size: big.length, gitSha1: blob }, opts({ parallel: { minSize: 1e9 } }))).size).to.equal(big.length);
+        expect((await download(url, file(), { size: big.length, gitSha1: blob }, opts())).size).to.equal(big.length);
+        const bad = blob.replace(/^./, (c) => (c === "0" ? "1" : "0"));
+        let err: Error | undefined;
+        await download(url, file(), { size: big.length, gitSha1: bad }, opts()).catch((e: Error) => (err = e));
+        expect(err?.message).to.match(new RegExp(`got git blob ${blob}, expected ${bad}`));
+    });
+
+    it("asks for identity: a gzip answer would not match the file's size or hash", async () => {
+        up.compress = true;
+        const got = await download(`${up.endpoint}/files/big.bin`, file(), { size: big.length, sha256: sha256(big) }, opts({ parallel: { minSize: 1e9 } }));
+        expect(got.sha256).to.equal(sha256(big));
+        expect(up.headers.find((h) => h.path === "/files/big.bin")!.headers["accept-encoding"]).to.equal("identity");
+        expect(up.count("/files/big.bin")).to.equal(1);
+    });
+});
