@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import pLimit from "p-limit";
 import { download, HttpOptions } from "./http";
+import { acquireRunLock, LockOptions } from "./lock";
 import type { Logger } from "./log";
 import type { ModelSpec } from "./models";
 import { planHuggingFace } from "./sources/huggingface";
@@ -13,7 +14,7 @@ import { planOllama } from "./sources/ollama";
 import type { ModelPlan, SourceContext } from "./sources/types";
 import { planUrl } from "./sources/url";
 import {
-    acquireLock, listRevisions, Manifest, ManifestModel, publishManifest, readPublished, readState, sha256, STAGING, writeAtomic, writeState,
+    listRevisions, Manifest, ManifestModel, publishManifest, readPublished, readState, sha256, STAGING, writeAtomic, writeState,
 } from "./store";
 
 export interface SyncOptions {
@@ -29,7 +30,7 @@ export interface SyncOptions {
     backoffMs: number;
     /** Days an unreferenced revision is kept before removal. */
     retentionDays: number;
-    lockTtlSeconds: number;
+    lock: LockOptions;
     logger: Logger;
     now?: () => Date;
 }
@@ -89,7 +90,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     const hfHttp: HttpOptions = { ...http, headers: opts.hfToken ? { Authorization: `Bearer ${opts.hfToken}` } : undefined };
 
     fs.mkdirSync(opts.dest, { recursive: true });
-    const release = acquireLock(opts.dest, opts.lockTtlSeconds, now().getTime());
+    const lock = await acquireRunLock(opts.dest, opts.lock);
     const staging = path.join(opts.dest, STAGING);
     const runDir = path.join(staging, `${now().getTime()}-${randomBytes(4).toString("hex")}`);
     try {
@@ -137,6 +138,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         // Nothing new to say: an unchanged list, or a first run where every model failed.
         const changed = previous === undefined ? models.length > 0 || failed.length === 0 : JSON.stringify(previous.models) !== JSON.stringify(models);
         let revision = previous?.revision;
+        // Lost the lock (a stalled heartbeat): another run may be writing; publish nothing.
+        await lock.verify();
         if (changed) {
             const at = now();
             const manifest: Manifest = { schemaVersion: 1, revision: manifestRevision(at, models), generatedAt: at.toISOString(), models };
@@ -145,6 +148,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
             log.info({ revision, models: models.length }, "manifest published");
         }
 
+        await lock.verify();
         const removed = applyRetention(opts.dest, models, opts.retentionDays, now(), log);
         const result: SyncResult = {
             revision, published: changed, synced: synced.sort(), unchanged: same.sort(), failed, removed, bytes, seconds: (Date.now() - started) / 1000,
@@ -159,8 +163,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         return result;
     } finally {
         // Ours alone while we hold the lock.
-        fs.rmSync(staging, { recursive: true, force: true });
-        release();
+        if (await lock.verify().then(() => true, () => false)) fs.rmSync(staging, { recursive: true, force: true });
+        await lock.release();
     }
 }
 
