@@ -87,11 +87,11 @@ describe("run lock on the bucket (real client, loopback JSON API)", function () 
         await new Promise((r) => setTimeout(r, 400)); // its heartbeat never came: stale
         const successor = await acquireRunLock("/unused", options());
         const theirs = lockObject()!.generation;
+        await old.release();
+        expect(lockObject()?.generation, "the successor's lock").to.equal(theirs);
         let err: unknown;
         await old.verify().catch((e) => (err = e));
         expect(err).to.be.instanceOf(LockLostError);
-        await old.release();
-        expect(lockObject()?.generation, "the successor's lock").to.equal(theirs);
         await successor.release();
         expect(lockObject()).to.equal(undefined);
     });
