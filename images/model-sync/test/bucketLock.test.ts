@@ -1,5 +1,6 @@
 // The run lock on the bucket, driven by the real @google-cloud/storage client against a loopback
 // server speaking the JSON API with generation preconditions.
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -129,6 +130,28 @@ describe("run lock on the bucket (real client, loopback JSON API)", function () 
             expect(refused[0]).to.be.instanceOf(LockHeldError);
             expect(logs.flatMap((l) => l.lines).filter((l) => l.message === "manifest published")).to.have.length(1);
             expect(up.count(`/files/weights.bin`), "one download").to.equal(1);
+            expect(fs.existsSync(path.join(dest, ".done"))).to.equal(true);
+            expect(lockObject(), "released").to.equal(undefined);
+        });
+
+        it("as two processes of the real program: one exits 0 and publishes, the other exits 75", async () => {
+            const cli = path.resolve(__dirname, "../src/cli.ts");
+            const env = {
+                ...process.env, MODELS_JSON: JSON.stringify(models), MODEL_CACHE_PATH: dest, MODEL_CACHE_BUCKET: BUCKET,
+                // How the client is pointed at an emulator without credentials (storage.ts, STORAGE_EMULATOR_HOST).
+                STORAGE_EMULATOR_HOST: gcs.endpoint, SYNC_BACKOFF_MS: "5",
+            };
+            up.fault("/files/weights.bin", { kind: "stall", afterBytes: 1000, ms: 1500 });
+            const runCli = () => new Promise<{ code: number | null; out: string }>((resolve) => {
+                const child = spawn(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", cli], { env, stdio: ["ignore", "pipe", "inherit"] });
+                let out = "";
+                child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+                child.on("exit", (code) => resolve({ code, out }));
+            });
+            const runs = await Promise.all([runCli(), runCli()]);
+            expect(runs.map((r) => r.code).sort()).to.deep.equal([0, 75]);
+            expect(runs.filter((r) => r.out.includes('"manifest published"'))).to.have.length(1);
+            expect(runs.find((r) => r.code === 75)!.out).to.include("another sync holds gs://warmstart-models-test/.sync.lock");
             expect(fs.existsSync(path.join(dest, ".done"))).to.equal(true);
             expect(lockObject(), "released").to.equal(undefined);
         });

@@ -85,7 +85,8 @@ export class FakeGcs {
         const url = new URL(req.url ?? "/", "http://x");
         this.requests.push({ method: req.method ?? "", path: url.pathname, query: url.searchParams });
         const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
-        const object = /^\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
+        // With STORAGE_EMULATOR_HOST set, the client sends object calls without the /storage/v1 prefix.
+        const object = /^(?:\/storage\/v1)?\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
         if (req.method === "POST" && upload) {
             const bucket = decodeURIComponent(upload[1]);
             let meta: { name?: string; contentType?: string; metadata?: Record<string, string> } = {};
