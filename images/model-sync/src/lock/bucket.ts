@@ -75,7 +75,12 @@ export async function acquireBucketLock(bucketName: string, opts: LockOptions): 
     const beat = async () => {
         if (lost !== undefined || held === undefined) return;
         try {
-            const next = await write(held.generation);
+            let next = await write(held.generation);
+            if (next === undefined) {
+                // A retried beat whose first attempt landed carries our owner: still ours.
+                const current = await read();
+                if (current?.record.owner === owner) next = { generation: current.generation, expiresAt: Date.parse(current.record.expiresAt!) };
+            }
             if (next === undefined) lost = `${where} was replaced by another run (generation ${held.generation} no longer current)`;
             else held = next;
         } catch (err) {
