@@ -144,7 +144,8 @@ export class ModelSyncJob extends pulumi.ComponentResource {
                 containers: [{
                     image: args.image,
                     resources: { limits: { cpu: args.cpu, memory: args.memory } },
-                    envs: [...envList(syncJobEnv(args)), ...secretEnv],
+                    // The run lock lives in the bucket itself, taken through the JSON API (images/model-sync).
+                    envs: [...envList(syncJobEnv(args)), { name: "MODEL_CACHE_BUCKET", value: args.modelCache.bucketName }, ...secretEnv],
                     volumeMounts: [{ name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT_PATH }],
                 }],
             },

@@ -319,6 +319,7 @@ describe("the graph (dev stack under mocks)", function () {
             const models = JSON.parse(envs.find((e) => e.name === "MODELS_JSON")!.value) as { name: string }[];
             expect(models.map((m) => m.name)).to.deep.equal(["bge-m3", "llama3-2-1b"]);
             expect(envs.find((e) => e.name === "MODEL_CACHE_PATH")?.value).to.equal("/models");
+            expect(envs.find((e) => e.name === "MODEL_CACHE_BUCKET")?.value, "the lock's bucket is the mounted one").to.equal(get(tmpl, "volumes.0.gcs.bucket"));
             expect(tmpl.timeout).to.equal("3600s");
             expect(tmpl.maxRetries).to.equal(1);
         });

@@ -7,7 +7,8 @@ import { modelSchema } from "../stacks/schema";
 import { modelSpec } from "../images/model-sync/src/models";
 import { hubRepoDir } from "../images/model-sync/src/sources/huggingface";
 import { planUrl } from "../images/model-sync/src/sources/url";
-import { LOCK, MANIFEST, MARKER, STAGING, STATE } from "../images/model-sync/src/store";
+import { LOCK } from "../images/model-sync/src/lock";
+import { MANIFEST, MARKER, STAGING, STATE } from "../images/model-sync/src/store";
 
 const sha = "a".repeat(64);
 const entries: [string, unknown, boolean][] = [

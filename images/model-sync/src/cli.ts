@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // model-sync: fills the model cache. `--models FILE --dest DIR`, or MODELS_JSON and
 // MODEL_CACHE_PATH in the environment (how the Cloud Run job passes them).
-// Exit codes: 0 all models published, 1 a model failed, 2 bad input, 75 another run holds the lock.
+// Exit codes: 0 all models published, 1 a model failed, 2 bad input, 75 another run holds the lock
+// (or this run lost it and published nothing).
 import * as fs from "fs";
 import { parseArgs } from "util";
 import { createLogger, Logger } from "./log";
 import { parseModels } from "./models";
-import { LockHeldError } from "./store";
+import { LockHeldError, readLockOptions } from "./lock";
 import { sync, SyncOptions } from "./sync";
 
 export class UsageError extends Error {}
@@ -65,9 +66,17 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv, logger: Logg
         attempts: positiveNumber("SYNC_ATTEMPTS", env.SYNC_ATTEMPTS, 5),
         backoffMs: positiveNumber("SYNC_BACKOFF_MS", env.SYNC_BACKOFF_MS, 1000),
         retentionDays: positiveNumber("--retention-days", values["retention-days"] ?? env.REVISION_RETENTION_DAYS, 7, false),
-        lockTtlSeconds: positiveNumber("SYNC_LOCK_TTL_SECONDS", env.SYNC_LOCK_TTL_SECONDS, 6 * 3600),
+        lock: lockOptions(env),
         logger,
     };
+}
+
+function lockOptions(env: NodeJS.ProcessEnv) {
+    try {
+        return readLockOptions(env);
+    } catch (err) {
+        throw new UsageError((err as Error).message);
+    }
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

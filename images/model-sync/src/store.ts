@@ -1,15 +1,13 @@
-// The cache directory's files: atomic writes, the run lock, the manifest and the retention state.
+// The cache directory's files: atomic writes, the manifest and the retention state.
 // On the gcsfuse mount every file is a GCS object: a rename onto a path replaces that object in
 // one step, so readers see the old file or the new one, never half of either.
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 
 export const MANIFEST = "manifest.json";
 export const MARKER = ".done";
 export const STAGING = ".staging";
-export const LOCK = ".sync.lock";
 export const STATE = ".sync-state.json";
 
 export interface ManifestFile {
@@ -81,61 +79,6 @@ export function publishManifest(dest: string, manifest: Manifest): void {
     const tmp = path.join(dest, STAGING);
     writeAtomic(path.join(dest, MANIFEST), text, tmp);
     writeAtomic(path.join(dest, MARKER), `${sha256(text)}\n`, tmp);
-}
-
-export class LockHeldError extends Error {}
-
-interface LockInfo {
-    pid: number;
-    host: string;
-    startedAt: string;
-}
-
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (err) {
-        return (err as NodeJS.ErrnoException).code === "EPERM";
-    }
-}
-
-/**
- * Takes the run lock (exclusive create). A lock left by a dead process on this host, or older
- * than `ttlSeconds` (a crashed run elsewhere), is stale and taken over. Returns the release.
- */
-export function acquireLock(dest: string, ttlSeconds: number, now = Date.now()): () => void {
-    const file = path.join(dest, LOCK);
-    const mine: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date(now).toISOString() };
-    for (let tries = 0; tries < 2; tries++) {
-        try {
-            fs.writeFileSync(file, JSON.stringify(mine), { flag: "wx" });
-            return () => {
-                // Only our own lock: a run that outlived its TTL must not delete a successor's.
-                try {
-                    const held = JSON.parse(fs.readFileSync(file, "utf8")) as LockInfo;
-                    if (held.pid === mine.pid && held.startedAt === mine.startedAt) fs.rmSync(file, { force: true });
-                } catch {
-                    // already gone
-                }
-            };
-        } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-        }
-        let held: LockInfo | undefined;
-        try {
-            held = JSON.parse(fs.readFileSync(file, "utf8")) as LockInfo;
-        } catch {
-            held = undefined; // unreadable: treat as stale
-        }
-        const expired = held === undefined || now - Date.parse(held.startedAt) > ttlSeconds * 1000;
-        const orphaned = held !== undefined && held.host === mine.host && !alive(held.pid);
-        if (!expired && !orphaned) {
-            throw new LockHeldError(`another sync holds ${file} (pid ${held!.pid} on ${held!.host} since ${held!.startedAt}); it expires after ${ttlSeconds}s`);
-        }
-        fs.rmSync(file, { force: true });
-    }
-    throw new LockHeldError(`could not take ${file}: another run took it over first`);
 }
 
 /** When each unreferenced revision or blob was first seen unreferenced (for retention). */

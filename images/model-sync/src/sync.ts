@@ -7,6 +7,7 @@ import * as path from "path";
 import pLimit from "p-limit";
 import { download } from "./download";
 import type { HttpOptions } from "./http";
+import { acquireRunLock, LockOptions } from "./lock";
 import type { Logger } from "./log";
 import type { ModelSpec } from "./models";
 import { planHuggingFace } from "./sources/huggingface";
@@ -14,7 +15,7 @@ import { planOllama } from "./sources/ollama";
 import type { ModelPlan, PlannedFile, SourceContext } from "./sources/types";
 import { planUrl } from "./sources/url";
 import {
-    acquireLock, listRevisions, Manifest, ManifestModel, publishManifest, readPublished, readState, sha256, STAGING, writeAtomic, writeState,
+    listRevisions, Manifest, ManifestModel, publishManifest, readPublished, readState, sha256, STAGING, writeAtomic, writeState,
 } from "./store";
 
 export interface SyncOptions {
@@ -30,7 +31,7 @@ export interface SyncOptions {
     backoffMs: number;
     /** Days an unreferenced revision is kept before removal. */
     retentionDays: number;
-    lockTtlSeconds: number;
+    lock: LockOptions;
     logger: Logger;
     now?: () => Date;
 }
@@ -103,7 +104,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     const hfHttp: HttpOptions = { ...http, headers: opts.hfToken ? { Authorization: `Bearer ${opts.hfToken}` } : undefined, tokenEnv: "HF_TOKEN" };
 
     fs.mkdirSync(opts.dest, { recursive: true });
-    const release = acquireLock(opts.dest, opts.lockTtlSeconds, now().getTime());
+    const lock = await acquireRunLock(opts.dest, opts.lock);
     // Flat, and created only when something is written: on gcsfuse each directory level is
     // objects to create, list and delete.
     const staging = path.join(opts.dest, STAGING);
@@ -155,6 +156,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         // Nothing new to say: an unchanged list, or a first run where every model failed.
         const changed = previous === undefined ? models.length > 0 || failed.length === 0 : JSON.stringify(previous.models) !== JSON.stringify(models);
         let revision = previous?.revision;
+        // Lost the lock (a stalled heartbeat): another run may be writing; publish nothing.
+        await lock.verify();
         if (changed) {
             const at = now();
             const manifest: Manifest = { schemaVersion: 1, revision: manifestRevision(at, models), generatedAt: at.toISOString(), models };
@@ -163,6 +166,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
             log.info({ revision, models: models.length }, "manifest published");
         }
 
+        await lock.verify();
         const removed = applyRetention(opts.dest, models, opts.retentionDays, now(), log);
         const result: SyncResult = {
             revision, published: changed, synced: synced.sort(), unchanged: same.sort(), failed, removed, bytes, seconds: (Date.now() - started) / 1000,
@@ -177,8 +181,8 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         return result;
     } finally {
         // Ours alone while we hold the lock.
-        clearStaging(staging);
-        release();
+        if (await lock.verify().then(() => true, () => false)) clearStaging(staging);
+        await lock.release();
     }
 }
 

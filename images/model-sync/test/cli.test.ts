@@ -19,6 +19,14 @@ describe("command line", () => {
         expect(o.ollamaRegistry).to.equal("https://registry.ollama.ai");
     });
 
+    it("locks on the bucket when the job names it, with a file otherwise; bad lock timings are named", () => {
+        const base = { MODELS_JSON: "[]", MODEL_CACHE_PATH: "/models" };
+        expect(readOptions([], { ...base, MODEL_CACHE_BUCKET: "acme-models", SYNC_LOCK_HEARTBEAT_SECONDS: "10" }, logger).lock).to.deep.equal({ bucket: "acme-models", heartbeatSeconds: 10, staleSeconds: 40 });
+        expect(readOptions([], base, logger).lock.bucket).to.equal(undefined);
+        expect(() => readOptions([], { ...base, SYNC_LOCK_STALE_SECONDS: "40" }, logger)).to.throw(/SYNC_LOCK_STALE_SECONDS must be at least twice SYNC_LOCK_HEARTBEAT_SECONDS \(got 40 and 30\)/);
+        expect(() => readOptions([], { ...base, MODEL_CACHE_BUCKET: "gs://acme" }, logger)).to.throw(/MODEL_CACHE_BUCKET is not a bucket name \(got "gs:\/\/acme"\)/);
+    });
+
     it("names the entry, field and value of a bad models list", () => {
         expect(() => readOptions([], { MODELS_JSON: '[{"name":"m","source":"ollama","model":"llama3.2"}]', MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/models\[0\]\.tag: .*\(value \(not set\)\)/);
         expect(() => readOptions([], { MODELS_JSON: '[{"name":"m","source":"url","url":"https://x/y","sha256":"abc","path":"y"}]', MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/models\[0\]\.sha256: .*"abc"/);

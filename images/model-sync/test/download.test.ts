@@ -26,7 +26,7 @@ describe("downloads from the Hub", function () {
         const models: ModelSpec[] = [{ name: "gated", source: "huggingface", repo: name, revision: hub.repos.get(repo)!.sha }];
         return sync({
             models, dest, hfEndpoint: hub.endpoint, ollamaRegistry: hub.endpoint, concurrency: 2, timeoutSeconds: 5, attempts: 2, backoffMs: 5,
-            retentionDays: 7, lockTtlSeconds: 3600, logger, ...extra,
+            retentionDays: 7, lock: { heartbeatSeconds: 1, staleSeconds: 3600 }, logger, ...extra,
         });
     };
 

@@ -41,7 +41,7 @@ describe("cache layout as the real clients read it", function () {
 
     const options = (extra: Partial<SyncOptions> = {}): SyncOptions => ({
         models, dest, hfEndpoint: up.endpoint, ollamaRegistry: up.endpoint, concurrency: 3, timeoutSeconds: 5, attempts: 2, backoffMs: 5,
-        retentionDays: 7, lockTtlSeconds: 3600, logger: createLogger(fs.createWriteStream("/dev/null")), ...extra,
+        retentionDays: 7, lock: { heartbeatSeconds: 1, staleSeconds: 3600 }, logger: createLogger(fs.createWriteStream("/dev/null")), ...extra,
     });
     const run = (extra: Partial<SyncOptions> = {}): Promise<SyncResult> => sync(options(extra));
     const commit = () => up.repos.get(REPO)!.sha;
@@ -292,7 +292,7 @@ describe("Ollama names", () => {
             up.tags.set("acme/embed:v1", tag);
             const result = await sync({
                 models: [{ name: "embed", source: "ollama", model: "registry.ollama.ai/acme/embed", tag: "v1" }], dest, hfEndpoint: up.endpoint, ollamaRegistry: up.endpoint,
-                concurrency: 2, timeoutSeconds: 5, attempts: 1, backoffMs: 5, retentionDays: 7, lockTtlSeconds: 60, logger: createLogger(fs.createWriteStream("/dev/null")),
+                concurrency: 2, timeoutSeconds: 5, attempts: 1, backoffMs: 5, retentionDays: 7, lock: { heartbeatSeconds: 1, staleSeconds: 60 }, logger: createLogger(fs.createWriteStream("/dev/null")),
             });
             expect(result.failed).to.deep.equal([]);
             expect(fs.readFileSync(path.join(dest, "ollama/manifests/registry.ollama.ai/acme/embed/v1")).equals(tag.manifest)).to.equal(true);

@@ -8,7 +8,8 @@ import { expect } from "chai";
 import { backoffDelay } from "../src/http";
 import { createLogger } from "../src/log";
 import type { ModelSpec } from "../src/models";
-import { acquireLock, LockHeldError, Manifest, sha256 as sha } from "../src/store";
+import { acquireRunLock, LockHeldError } from "../src/lock";
+import { Manifest, sha256 as sha } from "../src/store";
 import { sync, SyncOptions, SyncResult } from "../src/sync";
 import { FakeUpstream, ollamaTag, randomCommit, sha256 } from "./fakeUpstream";
 
@@ -59,7 +60,7 @@ describe("model sync against a loopback Hub and Ollama registry", function () {
 
     const options = (extra: Partial<SyncOptions> = {}): SyncOptions => ({
         models, dest, hfEndpoint: up.endpoint, ollamaRegistry: up.endpoint, concurrency: 3, timeoutSeconds: 5, attempts: 4, backoffMs: 5,
-        retentionDays: 7, lockTtlSeconds: 3600, logger: createLogger(logs), ...extra,
+        retentionDays: 7, lock: { heartbeatSeconds: 1, staleSeconds: 3600 }, logger: createLogger(logs), ...extra,
     });
     const run = (extra: Partial<SyncOptions> = {}): Promise<SyncResult> => sync(options(extra));
 
@@ -241,19 +242,32 @@ describe("model sync against a loopback Hub and Ollama registry", function () {
             err = e;
         }
         expect(err).to.be.instanceOf(LockHeldError);
-        expect((err as Error).message).to.match(/another sync holds .*\.sync\.lock \(pid \d+/);
+        expect((err as Error).message).to.match(/another sync holds .*\.sync\.lock \(.+\/\d+\/[0-9a-f]+, last heartbeat/);
         const result = await first;
         expect(result.failed).to.deep.equal([]);
         expect(fs.existsSync(path.join(dest, ".sync.lock"))).to.equal(false);
     });
 
-    it("takes over a lock left by a dead process or past its TTL", () => {
-        fs.writeFileSync(path.join(dest, ".sync.lock"), JSON.stringify({ pid: 999999, host: os.hostname(), startedAt: new Date().toISOString() }));
-        acquireLock(dest, 3600)();
-        fs.writeFileSync(path.join(dest, ".sync.lock"), JSON.stringify({ pid: process.pid, host: "elsewhere", startedAt: new Date(Date.now() - 7200_000).toISOString() }));
-        acquireLock(dest, 3600)();
-        fs.writeFileSync(path.join(dest, ".sync.lock"), JSON.stringify({ pid: process.pid, host: "elsewhere", startedAt: new Date().toISOString() }));
-        expect(() => acquireLock(dest, 3600)).to.throw(LockHeldError);
+    it("takes over a file lock whose heartbeat stopped, and keeps one that beats", async () => {
+        const file = path.join(dest, ".sync.lock");
+        const lockOpts = { heartbeatSeconds: 1, staleSeconds: 3 };
+        fs.writeFileSync(file, JSON.stringify({ owner: "elsewhere/1/dead" }));
+        fs.utimesSync(file, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
+        await (await acquireRunLock(dest, lockOpts)).release();
+        expect(fs.existsSync(file)).to.equal(false);
+        fs.writeFileSync(file, JSON.stringify({ owner: "elsewhere/1/alive" }));
+        let err: unknown;
+        await acquireRunLock(dest, lockOpts).catch((e) => (err = e));
+        expect(err).to.be.instanceOf(LockHeldError);
+        fs.rmSync(file);
+        // A held lock stays fresh past the stale limit because its holder touches it.
+        const held = await acquireRunLock(dest, lockOpts);
+        await new Promise((r) => setTimeout(r, 3500));
+        err = undefined;
+        await acquireRunLock(dest, lockOpts).catch((e) => (err = e));
+        expect(err, "taken over while its holder was alive").to.be.instanceOf(LockHeldError);
+        await held.verify();
+        await held.release();
     });
 
     it("removes revisions no longer in the manifest after the retention", async () => {
@@ -328,6 +342,9 @@ describe("model sync against a loopback Hub and Ollama registry", function () {
             expect(fs.existsSync(path.join(dest, ".sync.lock")), "a lock left behind").to.equal(true);
 
             up.faults.clear();
+            // The dead run's heartbeat stopped: once it is older than the stale limit, it is taken over.
+            const stale = new Date(Date.now() - 3601_000);
+            fs.utimesSync(path.join(dest, ".sync.lock"), stale, stale);
             const result = await run();
             expect(result.failed).to.deep.equal([]);
             expect(result.synced).to.deep.equal(["tiny-embed"]);
