@@ -6,6 +6,7 @@ import { z } from "zod";
 import { cpuCount, memoryMiB } from "../policy/units";
 import { CLOUD_RUN_REGIONS, cpuProblem, memoryProblem } from "./cloudRun";
 import { cudaImageProblem } from "./cudaImages";
+import { modelList } from "../images/model-sync/src/models";
 
 export { cpuCount, memoryMiB };
 
@@ -147,40 +148,11 @@ export const serviceSchema = z.strictObject({
     public: z.boolean().default(false),
 });
 
-export const huggingFaceModelSchema = z.strictObject({
-    name: resourceName,
-    source: z.literal("huggingface"),
-    /** Repository id on the Hub, e.g. `BAAI/bge-m3`. */
-    repo: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a Hub repository id such as BAAI/bge-m3"),
-    /** Pinned commit (40 hex characters) or a branch/tag name. */
-    revision: z.string().min(1, "must not be empty"),
-    /** Glob patterns of the files to fetch; all files when absent. */
-    include: z.array(z.string().min(1)).min(1).optional(),
-});
-
-export const ollamaModelSchema = z.strictObject({
-    name: resourceName,
-    source: z.literal("ollama"),
-    // Ollama's name rules (ollama types/model/name.go): [host/][namespace/]model, a namespace
-    // without dots, parts of at most 80 characters, no "..". Only the default host: a tag lands
-    // under manifests/<host>/, and the sync pulls from one registry. Lowercase: some Ollama
-    // versions lowercase the manifest path.
-    model: z.string().regex(/^(?!.*\.\.)(?:registry\.ollama\.ai\/)?(?:[a-z0-9_][a-z0-9_-]{0,79}\/)?[a-z0-9_][a-z0-9_.-]{0,79}$/, "must be an Ollama model name [registry.ollama.ai/][namespace/]model such as llama3.2 or acme/embed"),
-    tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,79}$/, "must be an Ollama tag such as 1b"),
-});
-
-export const urlModelSchema = z.strictObject({
-    name: resourceName,
-    source: z.literal("url"),
-    url: z.url({ protocol: /^https$/, error: "must be an https:// URL" }),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
-    /** File name the artifact is stored under. */
-    path: relativePath,
-});
-
-export const modelSchema = z.discriminatedUnion("source", [huggingFaceModelSchema, ollamaModelSchema, urlModelSchema], {
-    error: "must have source huggingface, ollama or url",
-});
+/**
+ * One model entry, and the list with unique names: the sync program owns this schema (it receives
+ * the list as MODELS_JSON), so the stack and the job cannot disagree on what a model is.
+ */
+export { modelSpec as modelSchema, modelList } from "../images/model-sync/src/models";
 
 export const modelCacheSchema = z.strictObject({
     /** Bucket names are `<bucketPrefix>-<project>-<stack>`, shortened with a hash when too long. */
@@ -285,12 +257,12 @@ export const stackConfigSchema = z
             .default([baseVariantSchema.parse({ name: "runtime", kind: "runtime" }), baseVariantSchema.parse({ name: "devel", kind: "devel" })]),
         services: z.array(serviceSchema).default([]),
         modelCache: modelCacheSchema.default(modelCacheSchema.parse({})),
-        models: z.array(modelSchema).default([]),
+        models: modelList.default([]),
         sync: syncSchema.default(syncSchema.parse({})),
         monitoring: monitoringSchema.default(monitoringSchema.parse({})),
     })
     .superRefine((cfg, ctx) => {
-        const unique = (key: "bases" | "services" | "models", names: string[]) => {
+        const unique = (key: "bases" | "services", names: string[]) => {
             const seen = new Set<string>();
             names.forEach((name, i) => {
                 if (seen.has(name)) ctx.addIssue({ code: "custom", path: [key, i, "name"], message: `duplicates the name '${name}'`, input: name });
@@ -299,7 +271,6 @@ export const stackConfigSchema = z
         };
         unique("bases", cfg.bases.map((b) => b.name));
         unique("services", cfg.services.map((s) => s.name));
-        unique("models", cfg.models.map((m) => m.name));
         cfg.registry.upstreams.forEach((u, i) => {
             if (RESERVED_REPOSITORY_NAMES.includes(u.name)) {
                 ctx.addIssue({ code: "custom", path: ["registry", "upstreams", i, "name"], message: `is taken by a repository warmstart creates (${RESERVED_REPOSITORY_NAMES.join(", ")})`, input: u.name });

@@ -1,10 +1,10 @@
-// The stack config's `models` list and the sync program's are one contract: both schemas must
-// accept and reject the same entries. So are the cache's prefixes and the bucket's lifecycle.
+// The stack config's `models` list and the sync program's are one contract: one schema, owned by
+// the sync program, that both entry points apply. So are the cache's prefixes and the bucket's lifecycle.
 import { expect } from "chai";
 import { modelCacheLifecycle } from "../components/modelCache";
 import { modelCacheEnv } from "../components/modelMount";
-import { modelSchema } from "../stacks/schema";
-import { modelSpec } from "../images/model-sync/src/models";
+import { stackConfigSchema } from "../stacks/schema";
+import { modelList, parseModels } from "../images/model-sync/src/models";
 import { hubRepoDir } from "../images/model-sync/src/sources/huggingface";
 import { planUrl } from "../images/model-sync/src/sources/url";
 import { LOCK } from "../images/model-sync/src/lock";
@@ -30,13 +30,37 @@ const entries: [string, unknown, boolean][] = [
     ["an Ollama namespace with a dot", { name: "x", source: "ollama", model: "a.b/c", tag: "1b" }, false],
     ["an Ollama model with '..'", { name: "x", source: "ollama", model: "a..b", tag: "1b" }, false],
     ["an uppercase name", { name: "X", source: "ollama", model: "m", tag: "t" }, false],
+    // Where two copies of the schema once disagreed: both entry points now answer alike.
+    ["a name with a double hyphen", { name: "bge--m3", source: "ollama", model: "m", tag: "t" }, false],
+    ["a URL model over plain http", { name: "w", source: "url", url: "http://example.com/w.bin", sha256: sha, path: "w.bin" }, false],
+    ["a URL model over http to this machine", { name: "w", source: "url", url: "http://127.0.0.1:8080/w.bin", sha256: sha, path: "w.bin" }, true],
 ];
 
+/** Whether the stack loader accepts a one-model list (on the local target, which needs no project). */
+function stackAccepts(entry: unknown): boolean {
+    return stackConfigSchema.safeParse({ target: "local", models: [entry] }).success;
+}
+
+/** Whether the sync program's CLI parser accepts it as MODELS_JSON. */
+function syncAccepts(entry: unknown): boolean {
+    try {
+        parseModels(JSON.stringify([entry]), "MODELS_JSON");
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 describe("models list contract (stack config and sync program)", () => {
+    it("is one schema: the stack's models key is the sync program's list", () => {
+        const models = stackConfigSchema.shape.models;
+        expect(models.unwrap(), "a second copy in stacks/ would drift").to.equal(modelList);
+    });
+
     for (const [what, entry, valid] of entries) {
         it(`${valid ? "both accept" : "both reject"} ${what}`, () => {
-            expect(modelSchema.safeParse(entry).success, "stack config").to.equal(valid);
-            expect(modelSpec.safeParse(entry).success, "sync program").to.equal(valid);
+            expect(stackAccepts(entry), "stack config").to.equal(valid);
+            expect(syncAccepts(entry), "sync program").to.equal(valid);
         });
     }
 });

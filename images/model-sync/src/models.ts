@@ -1,19 +1,32 @@
-// The models list: the same shape as the stack config's `models` key (stacks/schema.ts), which
-// the job receives as MODELS_JSON. Checked before any byte is written.
+// The models list: the one schema of the stack config's `models` key (stacks/ imports it) and of
+// the MODELS_JSON the job receives. Checked before any resource is registered and before any
+// byte is written.
 import { z } from "zod";
 
-const name = z.string().regex(/^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/, "must be 1-30 lowercase letters, digits or hyphens, starting with a letter");
+/** Names become parts of resource names and cache paths: lowercase, a letter first, no double hyphen. */
+const name = z
+    .string()
+    .regex(/^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/, "must be 1-30 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen")
+    .refine((s) => !s.includes("--"), "must not contain two hyphens in a row");
 
 const relativePath = z
     .string()
-    .min(1)
+    .min(1, "must not be empty")
     .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must be a relative path without '..'");
+
+/** Plain http only to this machine (a local mirror); anything crossing a network is https. */
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+const artifactUrl = z
+    .url({ protocol: /^https?$/, error: "must be an https:// URL" })
+    // An unparsable URL is the format check's to report.
+    .refine((u) => !URL.canParse(u) || u.startsWith("https://") || LOOPBACK.has(new URL(u).hostname), "must be an https:// URL (plain http only to localhost)");
 
 export const huggingFaceModel = z.strictObject({
     name,
     source: z.literal("huggingface"),
     repo: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a Hub repository id such as BAAI/bge-m3"),
-    revision: z.string().min(1),
+    /** Pinned commit (40 hex characters) or a branch/tag name. */
+    revision: z.string().min(1, "must not be empty"),
     include: z.array(z.string().min(1)).min(1).optional(),
 });
 
@@ -31,7 +44,7 @@ export const ollamaModel = z.strictObject({
 export const urlModel = z.strictObject({
     name,
     source: z.literal("url"),
-    url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    url: artifactUrl,
     sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
     path: relativePath,
 });
