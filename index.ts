@@ -4,11 +4,11 @@
 // this stack owns: `all`, `platform` (registry cache and bases) or `project` (the rest, on a
 // platform stack's bases). Settings live in the components; this file only wires them.
 import * as pulumi from "@pulumi/pulumi";
-import { BaseImages } from "./components/baseImages";
-import { BaseRefs, ImageRegistry } from "./components/buildSettings";
-import { stackPrefix } from "./components/naming";
-import { PLATFORM_OUTPUT, PlatformReference } from "./components/platformReference";
-import { ServiceImage } from "./components/serviceImage";
+import { BaseImages } from "./components/build/baseImages";
+import { BaseRefs, ImageRegistry } from "./components/build/buildSettings";
+import { stackPrefix } from "./components/shared/naming";
+import { PLATFORM_OUTPUT, PlatformReference } from "./components/gcp/platformReference";
+import { ServiceImage } from "./components/build/serviceImage";
 import { loadStackConfig } from "./stacks/load";
 import { checkAgainstPreviousDeploy, deployToGcp, gcpRegistry } from "./targets/gcp";
 import { deployLocally, localRegistry } from "./targets/local";

@@ -1,6 +1,6 @@
 // `npm run policy-config -- <stack>`: the policy pack's config for a stack, from its stack file:
 // the Cloud Run services it marks `public: true`. Pass it with `--policy-pack-config`.
-import { cloudRunName, stackPrefix } from "../components/naming";
+import { cloudRunName, stackPrefix } from "../components/shared/naming";
 import { flatToRaw, parseStackConfig } from "../stacks/load";
 import { stackFileConfig } from "./evaluate";
 

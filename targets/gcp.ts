@@ -1,12 +1,12 @@
 // The GCP target: Artifact Registry as the registry cache; a GCS bucket, Cloud Run services and
 // a Cloud Run job with Cloud Scheduler as the workloads.
 import * as pulumi from "@pulumi/pulumi";
-import { checkHierarchicalNamespace, ModelCache } from "../components/modelCache";
-import { ModelService } from "../components/modelService";
-import { ModelSyncJob } from "../components/modelSyncJob";
-import { Monitoring } from "../components/monitoring";
-import { bucketName, cloudRunName, serviceAccountId } from "../components/naming";
-import { RegistryCache } from "../components/registryCache";
+import { checkHierarchicalNamespace, ModelCache } from "../components/gcp/modelCache";
+import { ModelService } from "../components/gcp/modelService";
+import { ModelSyncJob } from "../components/gcp/modelSyncJob";
+import { Monitoring } from "../components/gcp/monitoring";
+import { bucketName, cloudRunName, serviceAccountId } from "../components/shared/naming";
+import { RegistryCache } from "../components/gcp/registryCache";
 import { readPreviousOutputs } from "../stacks/previous";
 import type { StackConfig } from "../stacks/schema";
 import { WorkloadInputs, WorkloadOutputs } from "./workloads";

@@ -3,10 +3,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalModelCache } from "../components/localModelCache";
-import { LocalModelService } from "../components/localModelService";
-import { LocalModelSync } from "../components/localModelSync";
-import { buildkitdConfig, LocalRegistry } from "../components/localRegistry";
+import { LocalModelCache } from "../components/local/modelCache";
+import { LocalModelService } from "../components/local/modelService";
+import { LocalModelSync } from "../components/local/modelSync";
+import { buildkitdConfig, LocalRegistry } from "../components/local/registry";
 import type { StackConfig } from "../stacks/schema";
 import { WorkloadInputs, WorkloadOutputs } from "./workloads";
 

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
 import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
-import { STARTUP_PROBE_LIMIT_SECONDS } from "../components/modelService";
+import { STARTUP_PROBE_LIMIT_SECONDS } from "../components/gcp/modelService";
 import { memoryMiB } from "../policy/units";
 import { byType, dependsOn, devConfigWith, evaluateWith, expectRejected, get, one, Plan, PlannedResource } from "./support/plan";
 

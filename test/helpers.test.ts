@@ -2,12 +2,12 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
-import { modelCacheLifecycle } from "../components/modelCache";
-import { envList, modelCacheEnv, readOnlyMountOptions, readWriteMountOptions } from "../components/modelMount";
-import { containerResources } from "../components/modelService";
-import { jobRunUri, syncJobEnv } from "../components/modelSyncJob";
-import { baseImageTag, bucketName, MAX_LENGTH, resourceId, serviceAccountId, torchIndexUrl } from "../components/naming";
-import { cacheCleanupPolicies, daysToDuration } from "../components/registryCache";
+import { modelCacheLifecycle } from "../components/gcp/modelCache";
+import { envList, modelCacheEnv, readOnlyMountOptions, readWriteMountOptions } from "../components/shared/modelCacheContract";
+import { containerResources } from "../components/gcp/modelService";
+import { jobRunUri, syncJobEnv } from "../components/gcp/modelSyncJob";
+import { baseImageTag, bucketName, MAX_LENGTH, resourceId, serviceAccountId, torchIndexUrl } from "../components/shared/naming";
+import { cacheCleanupPolicies, daysToDuration } from "../components/gcp/registryCache";
 import { configKeyOf } from "../stacks/load";
 import { REPO_ROOT } from "../scripts/evaluate";
 

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
-import { buildkitdConfig, registryConfig } from "../components/localRegistry";
-import { requireSyncSuccess } from "../components/localModelSync";
+import { buildkitdConfig, registryConfig } from "../components/local/registry";
+import { requireSyncSuccess } from "../components/local/modelSync";
 import { evaluate, EvaluationError, evaluateStack } from "../scripts/evaluate";
 import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
 

@@ -1,8 +1,8 @@
 // The stack config's `models` list and the sync program's are one contract: one schema, owned by
 // the sync program, that both entry points apply. So are the cache's prefixes and the bucket's lifecycle.
 import { expect } from "chai";
-import { modelCacheLifecycle } from "../components/modelCache";
-import { modelCacheEnv } from "../components/modelMount";
+import { modelCacheLifecycle } from "../components/gcp/modelCache";
+import { modelCacheEnv } from "../components/shared/modelCacheContract";
 import { stackConfigSchema } from "../stacks/schema";
 import { modelList, parseModels } from "../images/model-sync/src/models";
 import { hubRepoDir } from "../images/model-sync/src/sources/huggingface";

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
-import { cacheCheckFilter, failedSyncQuery, failedSyncWindowSeconds, missShareThreshold, NEW_METRIC_SETTLE, scheduleIntervalSeconds } from "../components/monitoring";
-import { seedExecutionToken } from "../components/modelSyncJob";
+import { cacheCheckFilter, failedSyncQuery, failedSyncWindowSeconds, missShareThreshold, NEW_METRIC_SETTLE, scheduleIntervalSeconds } from "../components/gcp/monitoring";
+import { seedExecutionToken } from "../components/gcp/modelSyncJob";
 import { evaluateStack, REPO_ROOT, stackFileConfig } from "../scripts/evaluate";
 import { byType, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
 

@@ -1,7 +1,7 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BaseRefs, BuildTarget, commonImageArgs, pinnedRef } from "./buildSettings";
-import { baseImageTag, torchIndexUrl } from "./naming";
+import { baseImageTag, torchIndexUrl } from "../shared/naming";
 
 /** One CUDA base to build. */
 export interface BaseVariantArgs {

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { LocalModelCache } from "./localModelCache";
-import { syncJobEnv } from "./modelSyncJob";
+import type { LocalModelCache } from "./modelCache";
+import { syncJobEnv } from "../gcp/modelSyncJob";
 
 export interface LocalModelSyncArgs {
     containerName: string;

@@ -1,7 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelCache } from "./modelCache";
-import { envList, MODEL_MOUNT_PATH, MODEL_VOLUME_NAME, modelCacheEnv, readOnlyMountOptions } from "./modelMount";
+import { envList, MODEL_MOUNT_PATH, MODEL_VOLUME_NAME, modelCacheEnv, readOnlyMountOptions } from "../shared/modelCacheContract";
 
 export interface GpuArgs {
     /** Accelerator type for the node selector. */

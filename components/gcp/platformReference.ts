@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { BaseRefs, ImageRegistry } from "./buildSettings";
+import { BaseRefs, ImageRegistry } from "../build/buildSettings";
 import { DOCKER_HUB } from "./registryCache";
 
 /** The stack output a platform stack publishes and project stacks read. */

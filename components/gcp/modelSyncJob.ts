@@ -2,8 +2,8 @@ import { createHash } from "crypto";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelCache } from "./modelCache";
-import { envList, MODEL_MOUNT_PATH, MODEL_VOLUME_NAME, readWriteMountOptions } from "./modelMount";
-import { MAX_LENGTH, resourceId } from "./naming";
+import { envList, MODEL_MOUNT_PATH, MODEL_VOLUME_NAME, readWriteMountOptions } from "../shared/modelCacheContract";
+import { MAX_LENGTH, resourceId } from "../shared/naming";
 
 export interface ModelSyncJobArgs {
     project: pulumi.Input<string>;

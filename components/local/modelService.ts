@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { LocalModelCache } from "./localModelCache";
-import { MODEL_MOUNT_PATH, modelCacheEnv } from "./modelMount";
-import { cpuCount, memoryMiB } from "../policy/units";
+import type { LocalModelCache } from "./modelCache";
+import { MODEL_MOUNT_PATH, modelCacheEnv } from "../shared/modelCacheContract";
+import { cpuCount, memoryMiB } from "../../policy/units";
 
 export interface LocalModelServiceArgs {
     containerName: string;

@@ -1,7 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { ImageRegistry } from "./buildSettings";
-import { MAX_LENGTH, resourceId } from "./naming";
+import { ImageRegistry } from "../build/buildSettings";
+import { MAX_LENGTH, resourceId } from "../shared/naming";
 
 export interface UpstreamRegistry {
     /** Suffix of the remote repository id. */
