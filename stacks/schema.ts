@@ -7,6 +7,9 @@ import { cpuCount, memoryMiB } from "../policy/units";
 import { CLOUD_RUN_REGIONS, cpuProblem, memoryProblem } from "./cloudRun";
 import { cudaImageProblem } from "./cudaImages";
 import { modelList } from "../images/model-sync/src/models";
+import { RESERVED_ENV } from "../components/shared/modelCacheContract";
+
+export { RESERVED_ENV };
 
 export { cpuCount, memoryMiB };
 
@@ -114,8 +117,6 @@ export const gpuSchema = z.strictObject({
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
-/** Variables the graph sets itself; a service may not override them. */
-export const RESERVED_ENV = ["PORT", "MODEL_CACHE_PATH", "SHARED_MODEL_VOLUME_ENABLED", "HF_HUB_CACHE", "OLLAMA_MODELS", "SENTENCE_TRANSFORMERS_HOME", "HF_HUB_OFFLINE", "OLLAMA_NOPRUNE"];
 
 export const serviceSchema = z.strictObject({
     name: resourceName,

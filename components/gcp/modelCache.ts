@@ -1,5 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { MODEL_MOUNT_PATH, MODEL_VOLUME_NAME } from "../shared/modelCacheContract";
 
 export interface ModelCacheArgs {
     project: pulumi.Input<string>;
@@ -61,6 +62,38 @@ export function modelCacheLifecycle(args: Pick<ModelCacheArgs, "hierarchicalName
 }
 
 /**
+ * gcsfuse flags (without the leading dashes, as Cloud Run takes them) for services that only
+ * read models. Revision directories are immutable once published and a fresh instance reads the
+ * manifest once at start, so metadata can be cached for the instance's lifetime: this turns the
+ * many stat/list calls of a model loader into one round trip each.
+ */
+export function readOnlyMountOptions(): string[] {
+    return [
+        // Objects written through other tools (gcloud storage cp) have no directory placeholders.
+        "implicit-dirs",
+        // Immutable revision directories: a cached stat or type never goes stale.
+        "metadata-cache-ttl-secs=-1",
+        // Enough for tens of thousands of model files without unbounded memory.
+        "stat-cache-max-size-mb=64",
+        "type-cache-max-size-mb=16",
+        // Directory listings (tokenizer and shard discovery) served from the kernel after the first.
+        "kernel-list-cache-ttl-secs=-1",
+    ];
+}
+
+/** gcsfuse flags for the sync job, which writes and must see the bucket as it is now. */
+export function readWriteMountOptions(): string[] {
+    return [
+        "implicit-dirs",
+        // The writer must see what the previous run published, not a cached view of it.
+        "metadata-cache-ttl-secs=0",
+        // Publishing renames staged files into place; on a flat bucket a directory rename is a
+        // copy per object, allowed up to this many.
+        "rename-dir-limit=200000",
+    ];
+}
+
+/**
  * Cloud Storage soft delete (on by default, 7 days) keeps every deleted or overwritten object,
  * billed, on top of versioning: 0 turns it off, which the cache can afford since the sync can
  * fetch any model again.
@@ -95,6 +128,12 @@ export function checkHierarchicalNamespace(deployed: DeployedBucket, bucketName:
  * The GCS bucket that holds the models: private (uniform access, public access prevention
  * enforced), reached only through the grants made with `grantRead` and `grantWrite`.
  */
+/** A Cloud Storage volume of a Cloud Run service or job, and where its containers mount it. */
+export interface CloudRunVolume {
+    volume: { name: string; gcs: { bucket: pulumi.Input<string>; readOnly: boolean; mountOptions: string[] } };
+    mount: { name: string; mountPath: string };
+}
+
 export class ModelCache extends pulumi.ComponentResource {
     readonly bucket: gcp.storage.Bucket;
     readonly bucketName: pulumi.Output<string>;
@@ -129,6 +168,23 @@ export class ModelCache extends pulumi.ComponentResource {
     /** Read, create, overwrite and delete objects in this bucket only, for the sync job. */
     grantWrite(name: string, member: pulumi.Input<string>, opts?: pulumi.CustomResourceOptions): gcp.storage.BucketIAMMember {
         return this.grant(name, "roles/storage.objectUser", member, opts);
+    }
+
+    /** The bucket as a Cloud Run volume and its mount, for a service: read-only, metadata cached. */
+    readVolume(): CloudRunVolume {
+        return this.volume(true, readOnlyMountOptions());
+    }
+
+    /** The bucket as a Cloud Run volume and its mount, for the sync job, the only writer. */
+    writeVolume(): CloudRunVolume {
+        return this.volume(false, readWriteMountOptions());
+    }
+
+    private volume(readOnly: boolean, mountOptions: string[]): CloudRunVolume {
+        return {
+            volume: { name: MODEL_VOLUME_NAME, gcs: { bucket: this.bucketName, readOnly, mountOptions } },
+            mount: { name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT_PATH },
+        };
     }
 
     private grant(name: string, role: string, member: pulumi.Input<string>, opts?: pulumi.CustomResourceOptions): gcp.storage.BucketIAMMember {

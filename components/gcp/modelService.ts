@@ -1,7 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelCache } from "./modelCache";
-import { envList, MODEL_MOUNT_PATH, MODEL_VOLUME_NAME, modelCacheEnv, readOnlyMountOptions } from "../shared/modelCacheContract";
+import { envList, MODEL_MOUNT_PATH, modelCacheEnv } from "../shared/modelCacheContract";
 
 export interface GpuArgs {
     /** Accelerator type for the node selector. */
@@ -96,6 +96,7 @@ export class ModelService extends pulumi.ComponentResource {
         }, { parent: this });
         const member = pulumi.interpolate`serviceAccount:${this.account.email}`;
         const readGrant = args.modelCache.grantRead(`${name}-models-read`, member, { parent: this });
+        const models = args.modelCache.readVolume();
 
         const probePort = args.port;
         this.service = new gcp.cloudrunv2.Service(`${name}-service`, {
@@ -112,16 +113,13 @@ export class ModelService extends pulumi.ComponentResource {
                 scaling: { minInstanceCount: args.minInstances, maxInstanceCount: args.maxInstances },
                 nodeSelector: args.gpu !== undefined ? { accelerator: args.gpu.type } : undefined,
                 gpuZonalRedundancyDisabled: args.gpu !== undefined ? !args.gpu.zonalRedundancy : undefined,
-                volumes: [{
-                    name: MODEL_VOLUME_NAME,
-                    gcs: { bucket: args.modelCache.bucketName, readOnly: true, mountOptions: readOnlyMountOptions() },
-                }],
+                volumes: [models.volume],
                 containers: [{
                     image: args.image,
                     ports: { containerPort: args.port },
                     resources: containerResources(args),
                     envs: envList({ ...args.env, ...modelCacheEnv(MODEL_MOUNT_PATH, args.sharedModelVolume) }),
-                    volumeMounts: [{ name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT_PATH }],
+                    volumeMounts: [models.mount],
                     startupProbe: startupProbe(args.healthPath, probePort, args.gpu !== undefined),
                     livenessProbe: { httpGet: { path: args.healthPath, port: probePort }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
                 }],

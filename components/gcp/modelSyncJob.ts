@@ -1,8 +1,9 @@
 import { createHash } from "crypto";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import type { ModelSpec } from "../../images/model-sync/src/models";
 import type { ModelCache } from "./modelCache";
-import { envList, MODEL_MOUNT_PATH, MODEL_VOLUME_NAME, readWriteMountOptions } from "../shared/modelCacheContract";
+import { envList, LOCK_BUCKET_ENV, syncJobEnv } from "../shared/modelCacheContract";
 import { MAX_LENGTH, resourceId } from "../shared/naming";
 
 export interface ModelSyncJobArgs {
@@ -18,7 +19,7 @@ export interface ModelSyncJobArgs {
     image: pulumi.Input<string>;
     modelCache: ModelCache;
     /** The models list, passed to the program as `MODELS_JSON`. */
-    models: unknown[];
+    models: ModelSpec[];
     /** Days an unreferenced revision is kept before the sync removes it. */
     revisionRetentionDays: number;
     /** Cron in Cloud Scheduler syntax, and its time zone. */
@@ -69,22 +70,6 @@ export function seedRunTimeout(timeoutSeconds: number, maxRetries: number): stri
     return `${Math.ceil(((maxRetries + 1) * timeoutSeconds) / 60) + 15}m`;
 }
 
-/**
- * Files the sync downloads at once, across all models. Set here, not left to the program's
- * default, because the job's memory is sized for it (stacks/schema.ts, `sync.memory`).
- */
-export const SYNC_CONCURRENCY = 4;
-
-/** The environment of the sync program (its contract: images/model-sync). */
-export function syncJobEnv(args: Pick<ModelSyncJobArgs, "models" | "revisionRetentionDays">): Record<string, string> {
-    return {
-        MODELS_JSON: JSON.stringify(args.models),
-        MODEL_CACHE_PATH: MODEL_MOUNT_PATH,
-        REVISION_RETENTION_DAYS: String(args.revisionRetentionDays),
-        SYNC_CONCURRENCY: String(SYNC_CONCURRENCY),
-    };
-}
-
 /** The Cloud Run Admin API endpoint that starts one execution of a job. */
 export function jobRunUri(project: string, region: string, jobName: string): string {
     return `https://run.googleapis.com/v2/projects/${project}/locations/${region}/jobs/${jobName}:run`;
@@ -129,6 +114,7 @@ export class ModelSyncJob extends pulumi.ComponentResource {
             secretEnv.push({ name: "HF_TOKEN", valueSource: { secretKeyRef: { secret: args.hfTokenSecret, version: "latest" } } });
         }
 
+        const models = args.modelCache.writeVolume();
         const template: gcp.types.input.cloudrunv2.JobTemplate = {
             taskCount: 1,
             parallelism: 1,
@@ -137,16 +123,13 @@ export class ModelSyncJob extends pulumi.ComponentResource {
                 executionEnvironment: "EXECUTION_ENVIRONMENT_GEN2",
                 timeout: `${args.timeoutSeconds}s`,
                 maxRetries: args.maxRetries,
-                volumes: [{
-                    name: MODEL_VOLUME_NAME,
-                    gcs: { bucket: args.modelCache.bucketName, readOnly: false, mountOptions: readWriteMountOptions() },
-                }],
+                volumes: [models.volume],
                 containers: [{
                     image: args.image,
                     resources: { limits: { cpu: args.cpu, memory: args.memory } },
                     // The run lock lives in the bucket itself, taken through the JSON API (images/model-sync).
-                    envs: [...envList(syncJobEnv(args)), { name: "MODEL_CACHE_BUCKET", value: args.modelCache.bucketName }, ...secretEnv],
-                    volumeMounts: [{ name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT_PATH }],
+                    envs: [...envList(syncJobEnv(args)), { name: LOCK_BUCKET_ENV, value: args.modelCache.bucketName }, ...secretEnv],
+                    volumeMounts: [models.mount],
                 }],
             },
         };

@@ -32,12 +32,12 @@ export class LocalModelCache extends pulumi.ComponentResource {
     }
 
     /** The mount of a service: read-only, so a service can never corrupt the cache. */
-    readMount(): docker.types.input.ContainerMount {
+    readVolume(): docker.types.input.ContainerMount {
         return { type: this.type, source: this.source, target: MODEL_MOUNT_PATH, readOnly: true };
     }
 
     /** The mount of the sync container, the only writer. */
-    writeMount(): docker.types.input.ContainerMount {
+    writeVolume(): docker.types.input.ContainerMount {
         return { type: this.type, source: this.source, target: MODEL_MOUNT_PATH, readOnly: false };
     }
 }

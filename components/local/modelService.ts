@@ -47,7 +47,7 @@ export class LocalModelService extends pulumi.ComponentResource {
             restart: "unless-stopped",
             envs: containerEnv({ ...args.env, ...modelCacheEnv(MODEL_MOUNT_PATH, args.sharedModelVolume), PORT: String(args.port) }),
             ports: [{ internal: args.port, external: args.hostPort, ip: args.public ? "0.0.0.0" : "127.0.0.1" }],
-            mounts: [args.modelCache.readMount()],
+            mounts: [args.modelCache.readVolume()],
             memory: memoryMiB(args.memory),
             // Docker's --cpus is a decimal count: Cloud Run's millicores (`500m`) become `0.5`.
             cpus: String(cpuCount(args.cpu)),

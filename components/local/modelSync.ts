@@ -1,14 +1,15 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import type { ModelSpec } from "../../images/model-sync/src/models";
 import type { LocalModelCache } from "./modelCache";
-import { syncJobEnv } from "../gcp/modelSyncJob";
+import { syncJobEnv } from "../shared/modelCacheContract";
 
 export interface LocalModelSyncArgs {
     containerName: string;
     /** The sync program's image, pinned by digest. */
     image: pulumi.Input<string>;
     modelCache: LocalModelCache;
-    models: unknown[];
+    models: ModelSpec[];
     revisionRetentionDays: number;
 }
 
@@ -44,7 +45,7 @@ export class LocalModelSync extends pulumi.ComponentResource {
             name: args.containerName,
             image: args.image,
             envs: Object.entries(syncJobEnv(args)).map(([k, v]) => `${k}=${v}`).sort(),
-            mounts: [args.modelCache.writeMount()],
+            mounts: [args.modelCache.writeVolume()],
             // One-shot: wait for the exit, keep the container (and its logs) for the next run.
             attach: true,
             logs: true,

@@ -1,6 +1,8 @@
-// How the model cache bucket appears inside containers: the mount path, the environment that
-// points model libraries at it, and the Cloud Storage FUSE options for each kind of mount.
-// The layout is the contract in docs/model-cache-contract.md.
+// The model cache contract, in one place: where the cache appears inside containers, the
+// environment that points model libraries at it, what the sync job is told, and so which
+// variables a service may not set itself. The layout is docs/model-cache-contract.md; how a
+// target mounts the cache (gcsfuse flags, Docker mounts) is its ModelCache's business.
+import type { ModelSpec } from "../../images/model-sync/src/models";
 
 /** Where the bucket is mounted, in services and in the sync job. */
 export const MODEL_MOUNT_PATH = "/models";
@@ -19,41 +21,43 @@ export function modelCacheEnv(mountPath: string = MODEL_MOUNT_PATH, sharedVolume
     };
 }
 
-/**
- * gcsfuse flags (without the leading dashes, as Cloud Run takes them) for services that only
- * read models. Revision directories are immutable once published and a fresh instance reads the
- * manifest once at start, so metadata can be cached for the instance's lifetime: this turns the
- * many stat/list calls of a model loader into one round trip each.
- */
-export function readOnlyMountOptions(): string[] {
-    return [
-        // Objects written through other tools (gcloud storage cp) have no directory placeholders.
-        "implicit-dirs",
-        // Immutable revision directories: a cached stat or type never goes stale.
-        "metadata-cache-ttl-secs=-1",
-        // Enough for tens of thousands of model files without unbounded memory.
-        "stat-cache-max-size-mb=64",
-        "type-cache-max-size-mb=16",
-        // Directory listings (tokenizer and shard discovery) served from the kernel after the first.
-        "kernel-list-cache-ttl-secs=-1",
-    ];
-}
-
-/** gcsfuse flags for the sync job, which writes and must see the bucket as it is now. */
-export function readWriteMountOptions(): string[] {
-    return [
-        "implicit-dirs",
-        // The writer must see what the previous run published, not a cached view of it.
-        "metadata-cache-ttl-secs=0",
-        // Publishing renames staged files into place; on a flat bucket a directory rename is a
-        // copy per object, allowed up to this many.
-        "rename-dir-limit=200000",
-    ];
-}
-
 /** A sorted `[{name, value}]` list from a map, so the plan and the diff are stable. */
 export function envList(env: Record<string, string>): { name: string; value: string }[] {
     return Object.keys(env)
         .sort()
         .map((name) => ({ name, value: env[name] }));
 }
+
+/**
+ * Files the sync downloads at once, across all models. Set here, not left to the program's
+ * default, because the job's memory is sized for it (stacks/schema.ts, `sync.memory`).
+ */
+export const SYNC_CONCURRENCY = 4;
+
+/** Where the sync takes its run lock through the Cloud Storage API (unset: a lock file). */
+export const LOCK_BUCKET_ENV = "MODEL_CACHE_BUCKET";
+
+/** The environment of the sync program (its contract: images/model-sync), on every target. */
+export function syncJobEnv(args: { models: ModelSpec[]; revisionRetentionDays: number }): Record<string, string> {
+    return {
+        MODELS_JSON: JSON.stringify(args.models),
+        MODEL_CACHE_PATH: MODEL_MOUNT_PATH,
+        REVISION_RETENTION_DAYS: String(args.revisionRetentionDays),
+        SYNC_CONCURRENCY: String(SYNC_CONCURRENCY),
+    };
+}
+
+/**
+ * What the CUDA bases' entrypoint exports once it found the cache warm (images/cuda-base/
+ * entrypoint.sh): the model libraries must not reach upstream past a read-only cache.
+ */
+export const ENTRYPOINT_ON_HIT_ENV = ["HF_HUB_OFFLINE", "OLLAMA_NOPRUNE"] as const;
+
+/** The port variable every target sets from the service's port. */
+export const PORT_ENV = "PORT";
+
+/**
+ * Variables a service's own `env` may not set: everything the contract sets in service
+ * containers, derived from the functions that set them, never listed by hand.
+ */
+export const RESERVED_ENV: readonly string[] = [PORT_ENV, ...Object.keys(modelCacheEnv()), ...ENTRYPOINT_ON_HIT_ENV];
