@@ -107,6 +107,11 @@ export const baseVariantSchema = z.strictObject({
     dockerfile: relativePath.default("images/cuda-base/Dockerfile"),
 });
 
+/** A base variant with its defaults filled in. */
+export type BaseVariant = z.output<typeof baseVariantSchema>;
+/** What a base is built from, in the tag, the build args and the platform's output alike. */
+export type BaseVersions = Pick<BaseVariant, "kind" | "cudaVersion" | "ubuntuVersion" | "pythonVersion" | "torchVersion">;
+
 export const gpuSchema = z.strictObject({
     /** Cloud Run GPU type; L4 is the one Cloud Run offers. */
     type: z.literal("nvidia-l4").default("nvidia-l4"),

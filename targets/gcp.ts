@@ -9,7 +9,8 @@ import { bucketName, cloudRunName, serviceAccountId } from "../components/shared
 import { RegistryCache } from "../components/gcp/registryCache";
 import { readPreviousOutputs } from "../stacks/previous";
 import type { StackConfig } from "../stacks/schema";
-import { WorkloadInputs, WorkloadOutputs } from "./workloads";
+import { platformOutput } from "../components/gcp/platformReference";
+import type { Target, TargetRegistry, WorkloadInputs, WorkloadOutputs } from "./target";
 
 function projectOf(cfg: StackConfig): string {
     // The schema requires it for this target; this guards a caller that skipped the schema.
@@ -25,7 +26,9 @@ export const BUCKET_OUTPUTS = { bucketName: "modelCacheBucket", hierarchicalName
  * resource that holds data: today the bucket's hierarchical namespace. Reads this stack's last
  * outputs; a first deploy has none and passes.
  */
-export async function checkAgainstPreviousDeploy(cfg: StackConfig, stack: string): Promise<void> {
+async function checkAgainstPreviousDeploy(cfg: StackConfig, stack: string): Promise<void> {
+    // A platform stack holds no bucket.
+    if (cfg.layer === "platform") return;
     const previous = await readPreviousOutputs(Object.values(BUCKET_OUTPUTS));
     checkHierarchicalNamespace(
         { bucketName: previous[BUCKET_OUTPUTS.bucketName], hierarchicalNamespace: previous[BUCKET_OUTPUTS.hierarchicalNamespace] },
@@ -34,16 +37,23 @@ export async function checkAgainstPreviousDeploy(cfg: StackConfig, stack: string
     );
 }
 
-export function gcpRegistry(cfg: StackConfig, prefix: string): RegistryCache {
-    return new RegistryCache("registry", {
+function gcpRegistry(cfg: StackConfig, prefix: string): TargetRegistry {
+    const cache = new RegistryCache("registry", {
         project: projectOf(cfg), region: cfg.region, idPrefix: prefix, upstreams: cfg.registry.upstreams, readers: cfg.registry.readers,
         writers: cfg.registry.writers, cacheRetentionDays: cfg.registry.cacheRetentionDays, keepRecentCaches: cfg.registry.keepRecentCaches,
         untaggedRetentionDays: cfg.registry.untaggedRetentionDays, keepRecentVersions: cfg.registry.keepRecentVersions,
         retainOnDelete: cfg.deletionProtection,
     });
+    return {
+        registry: cache,
+        builder: cfg.builder,
+        exportPlatform: (bases) => platformOutput({
+            host: cache.host, imageRepository: cache.imageRepository, cacheRepository: cache.cacheRepository, mirrors: cache.mirrors, bases: bases.exported(),
+        }),
+    };
 }
 
-export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: WorkloadInputs): WorkloadOutputs {
+function deployToGcp({ cfg, stack, prefix, images }: WorkloadInputs): WorkloadOutputs {
     const project = projectOf(cfg);
     const modelCache = new ModelCache("model-cache", {
         project, bucketName: bucketName(cfg.modelCache.bucketPrefix, project, stack),
@@ -53,14 +63,19 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
     });
 
     const sync = new ModelSyncJob("model-sync", {
-        ...cfg.sync, project, region: cfg.region, image: syncImage, modelCache, models: cfg.models,
+        project, region: cfg.region, image: images.sync, modelCache, models: cfg.models,
+        schedule: cfg.sync.schedule, timeZone: cfg.sync.timeZone, timeoutSeconds: cfg.sync.timeoutSeconds, maxRetries: cfg.sync.maxRetries,
+        cpu: cfg.sync.cpu, memory: cfg.sync.memory, seedOnCreate: cfg.sync.seedOnCreate, hfTokenSecret: cfg.sync.hfTokenSecret,
         jobName: cloudRunName(prefix, "model-sync"), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
         accountId: serviceAccountId(cfg.namePrefix, stack, "sync"), schedulerAccountId: serviceAccountId(cfg.namePrefix, stack, "sched"),
         deletionProtection: cfg.deletionProtection,
     });
 
-    const services = cfg.services.map((svc, i) => new ModelService(svc.name, {
-        ...svc, project, region: cfg.region, image: serviceImages[i], modelCache,
+    const services = cfg.services.map((svc) => new ModelService(svc.name, {
+        project, region: cfg.region, image: images.services[svc.name], modelCache,
+        cpu: svc.cpu, memory: svc.memory, gpu: svc.gpu, minInstances: svc.minInstances, maxInstances: svc.maxInstances,
+        concurrency: svc.concurrency, port: svc.port, healthPath: svc.healthPath, env: svc.env, invokers: svc.invokers,
+        public: svc.public, sharedModelVolume: svc.sharedModelVolume,
         serviceName: cloudRunName(prefix, svc.name),
         accountId: serviceAccountId(cfg.namePrefix, stack, svc.name), deletionProtection: cfg.deletionProtection,
         startAfter: sync.seed !== undefined ? [sync.seed] : [],
@@ -68,7 +83,9 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
 
     if (cfg.monitoring.enabled) {
         new Monitoring("monitoring", {
-            ...cfg.monitoring, project, metricPrefix: `warmstart/${prefix}`, emails: cfg.monitoring.notificationEmails,
+            project, metricPrefix: `warmstart/${prefix}`, emails: cfg.monitoring.notificationEmails,
+            cacheHitRateThreshold: cfg.monitoring.cacheHitRateThreshold, consecutiveFailedSyncs: cfg.monitoring.consecutiveFailedSyncs,
+            bucketQuotaGiB: cfg.monitoring.bucketQuotaGiB, bucketUsageThreshold: cfg.monitoring.bucketUsageThreshold, runbookUrl: cfg.monitoring.runbookUrl,
             serviceNames: services.map((s) => s.service.name), syncJobName: sync.jobName, bucketName: modelCache.bucketName,
             syncSchedule: cfg.sync.schedule, syncTimeZone: cfg.sync.timeZone,
             syncMaxRunSeconds: cfg.sync.timeoutSeconds * (cfg.sync.maxRetries + 1),
@@ -84,3 +101,10 @@ export function deployToGcp({ cfg, stack, prefix, serviceImages, syncImage }: Wo
         runSyncCommand: pulumi.interpolate`gcloud run jobs execute ${sync.jobName} --region ${cfg.region} --project ${project} --wait`,
     };
 }
+
+/** Artifact Registry, Cloud Storage, Cloud Run and Cloud Scheduler. */
+export const gcpTarget: Target = {
+    preflight: checkAgainstPreviousDeploy,
+    registry: gcpRegistry,
+    deploy: deployToGcp,
+};

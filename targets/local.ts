@@ -8,27 +8,31 @@ import { LocalModelService } from "../components/local/modelService";
 import { LocalModelSync } from "../components/local/modelSync";
 import { buildkitdConfig, LocalRegistry } from "../components/local/registry";
 import type { StackConfig } from "../stacks/schema";
-import { WorkloadInputs, WorkloadOutputs } from "./workloads";
+import type { Target, TargetRegistry, WorkloadInputs, WorkloadOutputs } from "./target";
 
-export function localRegistry(cfg: StackConfig, prefix: string): LocalRegistry {
+function localRegistry(cfg: StackConfig, prefix: string): TargetRegistry {
     // The builder reads its config from a file when it is created; generated, beside the program.
     const buildkitConfigPath = path.join(".warmstart", `buildkitd-${prefix}.toml`);
     fs.mkdirSync(path.dirname(buildkitConfigPath), { recursive: true });
     fs.writeFileSync(buildkitConfigPath, buildkitdConfig([cfg.local.proxyPort, cfg.local.pushPort]));
-    return new LocalRegistry("registry", {
+    const registry = new LocalRegistry("registry", {
         namePrefix: prefix, proxyPort: cfg.local.proxyPort, pushPort: cfg.local.pushPort,
         upstream: cfg.local.upstream, proxyTtl: cfg.local.proxyTtl, buildkitConfigPath,
     });
+    // The local builder trusts the plain-http registries; a configured builder replaces it.
+    return { registry, builder: cfg.builder ?? registry.builderName };
 }
 
-export function deployLocally({ cfg, prefix, serviceImages, syncImage }: WorkloadInputs): WorkloadOutputs {
+function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs {
     const modelCache = new LocalModelCache("model-cache", { volumeName: `${prefix}-models`, hostPath: cfg.local.modelCacheHostPath });
     const sync = new LocalModelSync("model-sync", {
-        containerName: `${prefix}-model-sync`, image: syncImage, modelCache, models: cfg.models,
+        containerName: `${prefix}-model-sync`, image: images.sync, modelCache, models: cfg.models,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
     });
     const services = cfg.services.map((svc, i) => new LocalModelService(svc.name, {
-        ...svc, containerName: `${prefix}-${svc.name}`, image: serviceImages[i], modelCache,
+        containerName: `${prefix}-${svc.name}`, image: images.services[svc.name], modelCache,
+        port: svc.port, public: svc.public, memory: svc.memory, cpu: svc.cpu, healthPath: svc.healthPath, env: svc.env,
+        sharedModelVolume: svc.sharedModelVolume,
         hostPort: cfg.local.firstServicePort + i, gpu: svc.gpu !== undefined,
         // Like seeding on GCP: a fresh stack's services start after the first sync finished.
         startAfter: [sync.container],
@@ -43,3 +47,9 @@ export function deployLocally({ cfg, prefix, serviceImages, syncImage }: Workloa
         runSyncCommand: `docker start --attach ${prefix}-model-sync`,
     };
 }
+
+/** A local Docker engine: no cloud account. */
+export const localTarget: Target = {
+    registry: localRegistry,
+    deploy: deployLocally,
+};

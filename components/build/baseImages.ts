@@ -2,38 +2,17 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BaseRefs, BuildTarget, commonImageArgs, pinnedRef } from "./buildSettings";
 import { baseImageTag, torchIndexUrl } from "../shared/naming";
+import type { BaseVariant, BaseVersions } from "../../stacks/schema";
 
-/** One CUDA base to build. */
-export interface BaseVariantArgs {
-    /** Name services use to pick this base. */
-    name: string;
-    /** Target of the Dockerfile: the slim runtime or the devel toolchain. */
-    kind: "runtime" | "devel";
-    cudaVersion: string;
-    ubuntuVersion: string;
-    pythonVersion: string;
-    torchVersion: string;
-    /** Build context and Dockerfile, relative to the program's working directory. */
-    context: string;
-    dockerfile: string;
-}
-
-/** A base as a platform stack exports it to project stacks. */
-export interface ExportedBase {
-    ref: string;
-    kind: "runtime" | "devel";
-    cudaVersion: string;
-    ubuntuVersion: string;
-    pythonVersion: string;
-    torchVersion: string;
-}
+/** A base as a platform stack exports it to project stacks: its pinned ref and versions. */
+export type ExportedBase = BaseVersions & { ref: string };
 
 export interface BaseImagesArgs extends BuildTarget {
-    variants: BaseVariantArgs[];
+    variants: BaseVariant[];
 }
 
 /** The build args the CUDA base Dockerfile declares; the versions come from stack config. */
-export function baseBuildArgs(variant: BaseVariantArgs, mirror: pulumi.Input<string>): Record<string, pulumi.Input<string>> {
+export function baseBuildArgs(variant: BaseVariant, mirror: pulumi.Input<string>): Record<string, pulumi.Input<string>> {
     return {
         REGISTRY_MIRROR: mirror,
         // The NVIDIA image flavour matches the target: devel brings nvcc and the CUDA headers.
@@ -56,7 +35,7 @@ export class BaseImages extends pulumi.ComponentResource implements BaseRefs {
     readonly images: Record<string, dockerBuild.Image> = {};
     /** `<repo>/cuda-<variant>:<versions>@sha256:…` by variant name. */
     readonly refs: Record<string, pulumi.Output<string>> = {};
-    private readonly variants: BaseVariantArgs[];
+    private readonly variants: BaseVariant[];
 
     constructor(name: string, args: BaseImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("warmstart:images:BaseImages", name, {}, opts);
@@ -86,9 +65,7 @@ export class BaseImages extends pulumi.ComponentResource implements BaseRefs {
 
     /** What a platform stack exports of each variant: the pinned ref and the versions in it. */
     exported(): Record<string, pulumi.Output<ExportedBase>> {
-        return Object.fromEntries(this.variants.map((v) => [v.name, this.refs[v.name].apply((ref) => ({
-            ref, kind: v.kind, cudaVersion: v.cudaVersion, ubuntuVersion: v.ubuntuVersion, pythonVersion: v.pythonVersion, torchVersion: v.torchVersion,
-        }))]));
+        return Object.fromEntries(this.variants.map(({ name, context: _context, dockerfile: _dockerfile, ...versions }) => [name, this.refs[name].apply((ref) => ({ ref, ...versions }))]));
     }
 
     /** The digest-pinned ref of a variant; names the known variants when it is not one. */

@@ -3,6 +3,9 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 
+/** The upstream every registry cache mirrors: Docker Hub, by the name of its mirror. */
+export const DOCKER_HUB = "dockerhub";
+
 /**
  * Where images are pulled from, pushed to and cached: a RegistryCache created in this stack, or
  * a PlatformReference to the one a platform stack created.

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { BaseRefs, ImageRegistry } from "../build/buildSettings";
-import { DOCKER_HUB } from "./registryCache";
+import type { ExportedBase } from "../build/baseImages";
+import { BaseRefs, DOCKER_HUB, ImageRegistry } from "../build/buildSettings";
 
 /** The stack output a platform stack publishes and project stacks read. */
 export const PLATFORM_OUTPUT = "platform";
@@ -13,7 +13,7 @@ const exportedBase = z.object({
     ubuntuVersion: z.string(),
     pythonVersion: z.string(),
     torchVersion: z.string(),
-});
+}) satisfies z.ZodType<ExportedBase>; // a field added to BaseVersions must be read here too
 
 /** The shape of a platform stack's `platform` output. */
 export const platformOutputSchema = z.object({
@@ -24,6 +24,20 @@ export const platformOutputSchema = z.object({
     bases: z.record(z.string(), exportedBase),
 });
 export type PlatformOutput = z.infer<typeof platformOutputSchema>;
+
+/** The output as a platform stack writes it: the same shape, its values still being resolved. */
+export interface PlatformOutputArgs {
+    host: pulumi.Input<string>;
+    imageRepository: pulumi.Input<string>;
+    cacheRepository: pulumi.Input<string>;
+    mirrors: Record<string, pulumi.Input<string>>;
+    bases: Record<string, pulumi.Input<ExportedBase>>;
+}
+
+/** Writes the platform output; the compiler holds it to what `checkPlatformOutput` reads. */
+export function platformOutput(args: PlatformOutputArgs): pulumi.Output<PlatformOutput> {
+    return pulumi.output(args);
+}
 
 export interface PlatformReferenceArgs {
     /** `<org>/<project>/<stack>` of the platform stack. */

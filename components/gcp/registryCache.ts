@@ -1,6 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { ImageRegistry } from "../build/buildSettings";
+import { DOCKER_HUB, ImageRegistry } from "../build/buildSettings";
 import { MAX_LENGTH, resourceId } from "../shared/naming";
 
 export interface UpstreamRegistry {
@@ -34,7 +34,7 @@ export interface RegistryCacheArgs {
 }
 
 /** The upstream key of Docker Hub in `mirror()`. */
-export const DOCKER_HUB = "dockerhub";
+export { DOCKER_HUB };
 
 /** Artifact Registry's cleanup policies take durations in seconds. */
 export function daysToDuration(days: number): string {

@@ -1,8 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { ImageRegistry } from "../build/buildSettings";
-import { DOCKER_HUB } from "../gcp/registryCache";
+import { DOCKER_HUB, ImageRegistry } from "../build/buildSettings";
 
 /** The distribution registry image both local registries run. */
 export const REGISTRY_IMAGE = "registry:3.0.0";

@@ -1,5 +1,6 @@
 // GCP resource ids have per-service length and character limits; these helpers derive ids that
 // fit them, stay stable from run to run, and keep two stacks in one project apart.
+import type { BaseVersions } from "../../stacks/schema";
 import { createHash } from "crypto";
 
 /** Longest ids GCP accepts, per kind of resource. */
@@ -47,7 +48,7 @@ export function bucketName(bucketPrefix: string, project: string, stack: string)
 }
 
 /** The docker tag of a CUDA base variant: it names every version that went into it. */
-export function baseImageTag(v: { kind: string; cudaVersion: string; ubuntuVersion: string; pythonVersion: string; torchVersion: string }): string {
+export function baseImageTag(v: BaseVersions): string {
     return `cuda${v.cudaVersion}-ubuntu${v.ubuntuVersion}-py${v.pythonVersion}-torch${v.torchVersion}-${v.kind}`;
 }
 
