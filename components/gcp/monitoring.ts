@@ -135,13 +135,12 @@ export class Monitoring extends pulumi.ComponentResource {
 
         const hourlySum = [{ alignmentPeriod: "3600s", perSeriesAligner: "ALIGN_SUM", crossSeriesReducer: "REDUCE_SUM", groupByFields: ["metric.label.service"] }];
         const pct = (share: number) => `${Math.round(share * 100)} %`;
-        this.policies.push(new gcp.monitoring.AlertPolicy(`${name}-cache-hit-rate`, {
+        this.alert(`${name}-cache-hit-rate`, {
             project: args.project,
             displayName: `Model cache hit rate under ${pct(args.cacheHitRateThreshold)}`,
-            combiner: "OR",
             severity: "WARNING",
             notificationChannels,
-            conditions: [{
+            condition: {
                 displayName: `hourly cache-miss share > ${pct(1 - args.cacheHitRateThreshold)}`,
                 conditionThreshold: {
                     filter: pulumi.interpolate`metric.type="logging.googleapis.com/user/${misses.name}" AND resource.type="cloud_run_revision"`,
@@ -155,14 +154,12 @@ export class Monitoring extends pulumi.ComponentResource {
                     // No container starts in an hour is not a miss.
                     evaluationMissingData: "EVALUATION_MISSING_DATA_INACTIVE",
                 },
-            }],
-            documentation: documentation(
-                "model cache misses",
-                "Services are starting without a complete model cache: they fall back to a local directory and download models at start, which makes cold starts slow.",
-                "Check the last sync execution (`gcloud run jobs executions list --job <syncJobName>`), read `manifest.json` and `.done` in the bucket, and run a sync by hand (`pulumi stack output runSyncCommand`). The services' `cache_hit: false` log lines give the reason.",
-                args.runbookUrl,
-            ),
-        }, { ...parent, dependsOn: [metricsSettled] }));
+            },
+            title: "model cache misses",
+            meaning: "Services are starting without a complete model cache: they fall back to a local directory and download models at start, which makes cold starts slow.",
+            action: "Check the last sync execution (`gcloud run jobs executions list --job <syncJobName>`), read `manifest.json` and `.done` in the bucket, and run a sync by hand (`pulumi stack output runSyncCommand`). The services' `cache_hit: false` log lines give the reason.",
+            runbookUrl: args.runbookUrl,
+        }, { ...parent, dependsOn: [metricsSettled] });
 
         // The sync's own summary line per run (outcome, bytes, failed models), for charts and log
         // queries. The alert below counts executions instead: with retries, one failed execution
@@ -177,37 +174,33 @@ export class Monitoring extends pulumi.ComponentResource {
         }, parent);
 
         const windowSeconds = failedSyncWindowSeconds(scheduleIntervalSeconds(args.syncSchedule, args.syncTimeZone), args.consecutiveFailedSyncs, args.syncMaxRunSeconds);
-        this.policies.push(new gcp.monitoring.AlertPolicy(`${name}-sync-failures`, {
+        this.alert(`${name}-sync-failures`, {
             project: args.project,
             displayName: `Model sync failed ${args.consecutiveFailedSyncs} times in a row`,
-            combiner: "OR",
             severity: "ERROR",
             notificationChannels,
-            conditions: [{
+            condition: {
                 displayName: `${args.consecutiveFailedSyncs} consecutive failed sync executions`,
                 conditionPrometheusQueryLanguage: {
                     query: pulumi.output(args.syncJobName).apply((job) => failedSyncQuery(job, args.consecutiveFailedSyncs, windowSeconds)),
                     duration: "0s",
                     evaluationInterval: "300s",
                 },
-            }],
-            documentation: documentation(
-                "model sync failing",
-                "The nightly sync has failed several times in a row. Services keep serving the last published revision (the previous manifest stays intact), but new models and revisions are not arriving.",
-                "Read the failed executions' logs (`gcloud run jobs executions list --job <syncJobName>`, then `gcloud logging read` on the execution): the summary line names the failed models. Typical causes: an upstream revision that no longer exists, a gated model without `sync.hfTokenSecret`, a timeout too short for a large model.",
-                args.runbookUrl,
-            ),
-        }, parent));
+            },
+            title: "model sync failing",
+            meaning: "The nightly sync has failed several times in a row. Services keep serving the last published revision (the previous manifest stays intact), but new models and revisions are not arriving.",
+            action: "Read the failed executions' logs (`gcloud run jobs executions list --job <syncJobName>`, then `gcloud logging read` on the execution): the summary line names the failed models. Typical causes: an upstream revision that no longer exists, a gated model without `sync.hfTokenSecret`, a timeout too short for a large model.",
+            runbookUrl: args.runbookUrl,
+        }, parent);
 
         if (args.bucketQuotaGiB !== undefined) {
             const thresholdBytes = Math.round(args.bucketQuotaGiB * args.bucketUsageThreshold * 2 ** 30);
-            this.policies.push(new gcp.monitoring.AlertPolicy(`${name}-bucket-usage`, {
+            this.alert(`${name}-bucket-usage`, {
                 project: args.project,
                 displayName: `Model cache over ${pct(args.bucketUsageThreshold)} of ${args.bucketQuotaGiB} GiB`,
-                combiner: "OR",
                 severity: "WARNING",
                 notificationChannels,
-                conditions: [{
+                condition: {
                     displayName: `bucket size > ${pct(args.bucketUsageThreshold)} of quota`,
                     conditionThreshold: {
                         filter: pulumi.interpolate`metric.type="storage.googleapis.com/storage/v2/total_bytes" AND resource.type="gcs_bucket" AND resource.labels.bucket_name="${args.bucketName}"`,
@@ -216,16 +209,40 @@ export class Monitoring extends pulumi.ComponentResource {
                         thresholdValue: thresholdBytes,
                         duration: "0s",
                     },
-                }],
-                documentation: documentation(
-                    "model cache filling up",
-                    "The model cache bucket is close to its configured quota.",
-                    "Lower `modelCache.revisionRetentionDays` so old revisions go sooner, drop models from `models`, or raise `monitoring.bucketQuotaGiB` if the growth is expected.",
-                    args.runbookUrl,
-                ),
-            }, parent));
+                },
+                title: "model cache filling up",
+                meaning: "The model cache bucket is close to its configured quota.",
+                action: "Lower `modelCache.revisionRetentionDays` so old revisions go sooner, drop models from `models`, or raise `monitoring.bucketQuotaGiB` if the growth is expected.",
+                runbookUrl: args.runbookUrl,
+            }, parent);
         }
 
         this.registerOutputs({ policies: this.policies.map((p) => p.name) });
     }
+
+    /** One alert policy: a single condition, sent to every channel, with what to do written in it. */
+    private alert(name: string, alert: AlertArgs, opts: pulumi.CustomResourceOptions): void {
+        this.policies.push(new gcp.monitoring.AlertPolicy(name, {
+            project: alert.project,
+            displayName: alert.displayName,
+            combiner: "OR",
+            severity: alert.severity,
+            notificationChannels: alert.notificationChannels,
+            conditions: [alert.condition],
+            documentation: documentation(alert.title, alert.meaning, alert.action, alert.runbookUrl),
+        }, opts));
+    }
+}
+
+interface AlertArgs {
+    project: pulumi.Input<string>;
+    displayName: string;
+    severity: "WARNING" | "ERROR";
+    notificationChannels: pulumi.Input<string>[];
+    condition: gcp.types.input.monitoring.AlertPolicyCondition;
+    /** The mail's subject, what the alert means and what to do about it. */
+    title: string;
+    meaning: string;
+    action: string;
+    runbookUrl?: string;
 }
