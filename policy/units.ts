@@ -1,5 +1,5 @@
 // Kubernetes-style quantities as Cloud Run takes them, parsed in one place: the stack schema
-// (stacks/schema.ts) and the policy pack (rules.ts) read CPU and memory with these. It lives in
+// (stacks/schema/) and the policy pack (rules.ts) read CPU and memory with these. It lives in
 // the policy pack so the pack stays self-contained when it is installed on its own.
 
 /** vCPUs of a CPU quantity: `2`, `0.5` or millicores `500m`; NaN when it is none of these. */

@@ -30,7 +30,7 @@ export function envList(env: Record<string, string>): { name: string; value: str
 
 /**
  * Files the sync downloads at once, across all models. Set here, not left to the program's
- * default, because the job's memory is sized for it (stacks/schema.ts, `sync.memory`).
+ * default, because the job's memory is sized for it (stacks/schema/sync.ts, `memory`).
  */
 export const SYNC_CONCURRENCY = 4;
 

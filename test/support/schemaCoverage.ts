@@ -24,25 +24,27 @@ export interface SchemaRules {
     readonly broken: Set<string>;
 }
 
-/** `ctx.addIssue` sites of a source file, as `file:line`. */
-function addIssueSites(sourceFile: string): string[] {
-    const base = sourceFile.split("/").pop()!;
-    return fs
-        .readFileSync(sourceFile, "utf8")
+/** `ctx.addIssue` sites of the schema's source files, as `<path>:line`. */
+function addIssueSites(sourceFiles: string[]): string[] {
+    return sourceFiles.flatMap((file) => fs
+        .readFileSync(file, "utf8")
         .split("\n")
-        .flatMap((line, i) => (/ctx\.addIssue\(/.test(line) ? [`${base}:${i + 1}`] : []));
+        .flatMap((line, i) => (/ctx\.addIssue\(/.test(line) ? [`${file}:${i + 1}`] : [])));
 }
 
-/** The first stack frame in `base` (ts-node maps frames to .ts lines). */
-function callerIn(base: string): string | undefined {
-    const frame = new Error().stack?.split("\n").find((l) => l.includes(`/${base}:`));
-    const m = frame === undefined ? null : new RegExp(`/${base.replace(".", "\\.")}:(\\d+)`).exec(frame);
-    return m === null ? undefined : `${base}:${m[1]}`;
+/** The first stack frame in one of the files (ts-node maps frames to .ts lines). */
+function callerIn(sourceFiles: string[]): string | undefined {
+    for (const frame of new Error().stack?.split("\n") ?? []) {
+        for (const file of sourceFiles) {
+            const at = frame.indexOf(`${file}:`);
+            if (at >= 0) return `${file}:${/^(\d+)/.exec(frame.slice(at + file.length + 1))?.[1]}`;
+        }
+    }
+    return undefined;
 }
 
 /** Instruments every rule of `schema` (once) so that parsing records the rules broken. */
-export function instrument(schema: z.ZodType, sourceFile: string): SchemaRules {
-    const base = sourceFile.split("/").pop()!;
+export function instrument(schema: z.ZodType, sourceFiles: string[]): SchemaRules {
     const rules = new Map<string, string>();
     const broken = new Set<string>();
     const ids = new Map<object, string>();
@@ -53,7 +55,7 @@ export function instrument(schema: z.ZodType, sourceFile: string): SchemaRules {
         }
         return ids.get(thing)!;
     };
-    for (const site of addIssueSites(sourceFile)) rules.set(site, `${site} ctx.addIssue`);
+    for (const site of addIssueSites(sourceFiles)) rules.set(site, `${site} ctx.addIssue`);
     const wrapped = new Set<object>();
 
     // A number's bounds and integrality are one rule per field: a fixture out of range is enough.
@@ -70,7 +72,7 @@ export function instrument(schema: z.ZodType, sourceFile: string): SchemaRules {
             const push = payload.issues.push;
             // A cross-field rule adds its issues with ctx.addIssue: attribute each to its line.
             payload.issues.push = function (...items) {
-                const site = callerIn(base);
+                const site = callerIn(sourceFiles);
                 if (site !== undefined && rules.has(site)) broken.add(site);
                 return push.apply(this, items);
             };

@@ -4,6 +4,8 @@
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import type { ModelSpec } from "./models";
+import { SOURCES } from "./sources";
 
 export const MANIFEST = "manifest.json";
 export const MARKER = ".done";
@@ -18,7 +20,7 @@ export interface ManifestFile {
 
 export interface ManifestModel {
     name: string;
-    source: "huggingface" | "ollama" | "url";
+    source: ModelSpec["source"];
     revision: string;
     /** The model's directory, relative to the cache root; file paths are relative to it. */
     path: string;
@@ -104,17 +106,12 @@ export function writeState(dest: string, state: RetentionState): void {
  * digests, Ollama blobs and `ollama/manifests/<host>/<namespace>/<model>/<tag>`.
  */
 export function listRevisions(dest: string): string[] {
-    const sub = (rel: string) => {
+    const list = (rel: string) => {
         try {
             return fs.readdirSync(path.join(dest, rel)).map((e) => `${rel}/${e}`);
         } catch {
             return [];
         }
     };
-    return [
-        ...sub("huggingface/hub").flatMap((repo) => sub(`${repo}/snapshots`)),
-        ...sub("url").flatMap((model) => sub(model)),
-        ...sub("ollama/blobs"),
-        ...sub("ollama/manifests").flatMap(sub).flatMap(sub).flatMap(sub),
-    ].sort();
+    return Object.values(SOURCES).flatMap((source) => source.revisions(list)).sort();
 }

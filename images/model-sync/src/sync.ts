@@ -10,10 +10,8 @@ import type { HttpOptions } from "./http";
 import { acquireRunLock, LockOptions } from "./lock";
 import type { Logger } from "./log";
 import type { ModelSpec } from "./models";
-import { planHuggingFace } from "./sources/huggingface";
-import { planOllama } from "./sources/ollama";
+import { sourceOf } from "./sources";
 import type { ModelPlan, PlannedFile, SourceContext } from "./sources/types";
-import { planUrl } from "./sources/url";
 import {
     listRevisions, Manifest, ManifestModel, publishManifest, readPublished, readState, sha256, STAGING, writeAtomic, writeState,
 } from "./store";
@@ -45,17 +43,6 @@ export interface SyncResult {
     removed: string[];
     bytes: number;
     seconds: number;
-}
-
-function plan(spec: ModelSpec, ctx: SourceContext): Promise<ModelPlan> {
-    switch (spec.source) {
-        case "huggingface":
-            return planHuggingFace(spec, ctx);
-        case "ollama":
-            return planOllama(spec, ctx);
-        case "url":
-            return Promise.resolve(planUrl(spec));
-    }
 }
 
 function sizeOf(file: string): number | undefined {
@@ -125,8 +112,9 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         await Promise.all(opts.models.map(async (spec) => {
             const t0 = Date.now();
             try {
-                const ctx: SourceContext = { http: spec.source === "huggingface" ? hfHttp : http, hfEndpoint: opts.hfEndpoint, ollamaRegistry: opts.ollamaRegistry };
-                const p = await plan(spec, ctx);
+                const source = sourceOf(spec.source);
+                const ctx: SourceContext = { http: source.sendsHubToken ? hfHttp : http, hfEndpoint: opts.hfEndpoint, ollamaRegistry: opts.ollamaRegistry };
+                const p = await source.plan(spec, ctx);
                 const prev = prevByName.get(spec.name);
                 if (prev !== undefined && (await unchanged(prev, p, opts.dest))) {
                     // Pointers are cheap and may have been lost to a crash between file and pointer.
@@ -305,7 +293,7 @@ async function fetchModel(p: ModelPlan, dest: string, stage: Stage, limit: pLimi
 function applyRetention(dest: string, models: ManifestModel[], retentionDays: number, now: Date, log: Logger): string[] {
     const referenced = new Set<string>();
     for (const m of models) {
-        if (m.source === "ollama") for (const f of m.files) referenced.add(`${m.path}/${f.path}`);
+        if (sourceOf(m.source).sharedFiles) for (const f of m.files) referenced.add(`${m.path}/${f.path}`);
         else referenced.add(m.path);
         for (const ptr of m.pointers ?? []) referenced.add(ptr);
     }

@@ -1,4 +1,5 @@
 import type { HttpOptions } from "../http";
+import type { ModelSpec } from "../models";
 
 /** One file of a model: where it comes from, where it goes, what it must hash to. */
 export interface PlannedFile {
@@ -22,7 +23,7 @@ export interface PointerFile {
 /** What a source resolved a model to, before any body byte is downloaded. */
 export interface ModelPlan {
     name: string;
-    source: "huggingface" | "ollama" | "url";
+    source: ModelSpec["source"];
     /** The upstream's immutable identity of this content: commit, manifest digest or sha256. */
     revision: string;
     /** Directory the manifest names for this model, relative to the cache root. */
