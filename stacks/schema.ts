@@ -144,6 +144,8 @@ export const huggingFaceModelSchema = z.strictObject({
     revision: z.string().min(1, "must not be empty"),
     /** Glob patterns of the files to fetch; all files when absent. */
     include: z.array(z.string().min(1)).min(1).optional(),
+    /** Approximate size in GiB, for the cost estimate's bucket storage; the sync ignores it. */
+    sizeGiB: z.number().positive().optional(),
 });
 
 export const ollamaModelSchema = z.strictObject({
@@ -151,6 +153,8 @@ export const ollamaModelSchema = z.strictObject({
     source: z.literal("ollama"),
     model: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, "must be an Ollama model name such as llama3.2"),
     tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, "must be an Ollama tag such as 1b"),
+    /** Approximate size in GiB, for the cost estimate's bucket storage; the sync ignores it. */
+    sizeGiB: z.number().positive().optional(),
 });
 
 export const urlModelSchema = z.strictObject({
@@ -160,6 +164,8 @@ export const urlModelSchema = z.strictObject({
     sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
     /** File name the artifact is stored under. */
     path: relativePath,
+    /** Approximate size in GiB, for the cost estimate's bucket storage; the sync ignores it. */
+    sizeGiB: z.number().positive().optional(),
 });
 
 export const modelSchema = z.discriminatedUnion("source", [huggingFaceModelSchema, ollamaModelSchema, urlModelSchema], {
@@ -217,6 +223,11 @@ export const monitoringSchema = z.strictObject({
     runbookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
 });
 
+export const pricingSchema = z.strictObject({
+    /** Prices by id of pricing/gcp.json, e.g. after a committed-use discount: `run.instance.vcpu.tier1: 0.0000149`. */
+    overrides: z.record(z.string().regex(/^[a-z][A-Za-z0-9.-]*$/, "must be a price id of pricing/gcp.json such as run.instance.vcpu.tier1"), z.number().nonnegative()).default({}),
+});
+
 export const localSchema = z.strictObject({
     /** Host port of the Docker Hub pull-through cache (loopback). */
     proxyPort: z.number().int().min(1024).max(65535).default(5000),
@@ -263,6 +274,8 @@ export const stackConfigSchema = z
         models: z.array(modelSchema).default([]),
         sync: syncSchema.default(syncSchema.parse({})),
         monitoring: monitoringSchema.default(monitoringSchema.parse({})),
+        /** What the cost estimate (`npm run plan -- <stack> --format cost`) prices differently. */
+        pricing: pricingSchema.default(pricingSchema.parse({})),
     })
     .superRefine((cfg, ctx) => {
         const unique = (key: "bases" | "services" | "models", names: string[]) => {
@@ -353,6 +366,7 @@ export type SyncConfig = StackConfig["sync"];
 export type RegistryConfig = StackConfig["registry"];
 export type MonitoringConfig = StackConfig["monitoring"];
 export type LocalConfig = StackConfig["local"];
+export type PricingConfig = StackConfig["pricing"];
 
 export function cpuCount(cpu: string): number {
     return cpu.endsWith("m") ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);

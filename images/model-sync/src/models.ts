@@ -15,6 +15,8 @@ export const huggingFaceModel = z.strictObject({
     repo: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a Hub repository id such as BAAI/bge-m3"),
     revision: z.string().min(1),
     include: z.array(z.string().min(1)).min(1).optional(),
+    /** A size hint for the stack's cost estimate; the sync does not read it. */
+    sizeGiB: z.number().positive().optional(),
 });
 
 export const ollamaModel = z.strictObject({
@@ -22,6 +24,8 @@ export const ollamaModel = z.strictObject({
     source: z.literal("ollama"),
     model: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, "must be an Ollama model name such as llama3.2"),
     tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, "must be an Ollama tag such as 1b"),
+    /** A size hint for the stack's cost estimate; the sync does not read it. */
+    sizeGiB: z.number().positive().optional(),
 });
 
 export const urlModel = z.strictObject({
@@ -30,6 +34,8 @@ export const urlModel = z.strictObject({
     url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
     path: relativePath,
+    /** A size hint for the stack's cost estimate; the sync does not read it. */
+    sizeGiB: z.number().positive().optional(),
 });
 
 export const modelSpec = z.discriminatedUnion("source", [huggingFaceModel, ollamaModel, urlModel], { error: "must have source huggingface, ollama or url" });
