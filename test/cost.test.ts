@@ -19,6 +19,7 @@ const lineOf = (e: CostEstimate, resource: string, item: string) => {
     return found!;
 };
 /** A copy of a plan with one resource's inputs changed. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test reaches into nested provider inputs
 function withInputs(plan: CostPlan, name: string, change: (inputs: Record<string, any>) => void): CostPlan {
     const copy = JSON.parse(JSON.stringify(plan)) as CostPlan;
     change(copy.resources.find((r) => r.name === name)!.inputs);
@@ -69,7 +70,11 @@ describe("cost estimate", function () {
 
         it("charges GPU zonal redundancy at its own price, and a request-based idle instance at idle rates", () => {
             const plan = snapshot("prod");
-            const zonal = withInputs(plan, "embeddings-service", (i) => delete i.template.gpuZonalRedundancyDisabled);
+            // Cloud Run GPU docs: a GPU needs instance-based billing, so cpuIdle cannot make it request-based.
+            const zonal = withInputs(plan, "embeddings-service", (i) => {
+                delete i.template.gpuZonalRedundancyDisabled;
+                i.template.containers[0].resources.cpuIdle = true;
+            });
             const line = lineOf(estimateCost(zonal, prices()), "embeddings-service", "minimum instances");
             expect(line.prices).to.include("run.gpu.nvidia-l4.zonal.tier1");
             expect(line.amount).to.be.closeTo((4 * 0.000018 + 16 * 0.000002 + 0.0002909) * 3600 * 730, 1e-6);
