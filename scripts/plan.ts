@@ -1,11 +1,13 @@
 // `npm run plan -- <stack>`: evaluates a stack offline (no cloud account, no Pulumi CLI) and
 // prints the resources it would create as a tree, each with what it depends on.
 import { StackConfigError } from "../stacks/load";
+import { pricingSchema } from "../stacks/schema";
+import { CostOptions, costOf, costOfPlanFile, diffCost, PricingError, renderCost, renderCostDiff } from "./cost";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { EvaluationError, evaluateStack, listStacks, Plan, PlannedResource, REPO_ROOT } from "./evaluate";
-import { jsonText, toDot, toSvg } from "./render";
+import { EvaluationError, evaluateStack, listStacks, Plan, PlannedResource, REPO_ROOT, stackFileConfig } from "./evaluate";
+import { toDot, toJsonPlan, toSvg } from "./render";
 
 function shortUrn(urn: string): string {
     // urn:pulumi:<stack>::<project>::<type chain>::<name> -> <last type>::<name>
@@ -44,7 +46,7 @@ export function renderTree(plan: Plan): string {
     return lines.join("\n");
 }
 
-export const FORMATS = ["tree", "json", "dot", "svg"] as const;
+export const FORMATS = ["tree", "json", "dot", "svg", "cost"] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** Where the reviewed artifacts live: a JSON snapshot per stack, the picture of dev. */
@@ -53,16 +55,34 @@ export const PICTURE_STACK = "dev";
 export const PICTURE_DOT = path.join(REPO_ROOT, "docs", `graph-${PICTURE_STACK}.dot`);
 export const PICTURE_SVG = path.join(REPO_ROOT, "docs", `graph-${PICTURE_STACK}.svg`);
 
-export async function render(plan: Plan, format: Format): Promise<string> {
+/** The cost estimate's inputs from the stack file: its price overrides. */
+export function stackCostOptions(stack: string): CostOptions {
+    const raw = stackFileConfig(stack)["warmstart:pricing"];
+    const parsed = pricingSchema.safeParse(raw === undefined ? {} : JSON.parse(raw));
+    if (!parsed.success) throw new StackConfigError(parsed.error.issues.map((i) => `warmstart:pricing.${i.path.join(".")}: ${i.message}`));
+    return { overrides: parsed.data.overrides };
+}
+
+/** The JSON plan with its cost section: the snapshot format and `--format json`. */
+export function planJsonText(plan: Plan, cost: CostOptions): string {
+    const json = toJsonPlan(plan);
+    return `${JSON.stringify({ ...json, cost: costOf(json, cost) }, null, 2)}\n`;
+}
+
+export async function render(plan: Plan, format: Format, cost: CostOptions = {}, against?: string): Promise<string> {
     switch (format) {
         case "tree":
             return `${renderTree(plan)}\n`;
         case "json":
-            return jsonText(plan);
+            return planJsonText(plan, cost);
         case "dot":
             return toDot(plan);
         case "svg":
             return toSvg(toDot(plan));
+        case "cost": {
+            const estimate = costOf(toJsonPlan(plan), cost);
+            return against === undefined ? renderCost(estimate) : `${renderCostDiff(diffCost(costOfPlanFile(against), estimate))}\n${renderCost(estimate)}`;
+        }
     }
 }
 
@@ -75,7 +95,7 @@ async function updateSnapshots(): Promise<void> {
     }
     for (const stack of stacks) {
         const plan = await evaluateStack(stack);
-        fs.writeFileSync(path.join(SNAPSHOT_DIR, `${stack}.json`), jsonText(plan));
+        fs.writeFileSync(path.join(SNAPSHOT_DIR, `${stack}.json`), planJsonText(plan, stackCostOptions(stack)));
         if (stack === PICTURE_STACK) {
             fs.writeFileSync(PICTURE_DOT, toDot(plan));
             fs.writeFileSync(PICTURE_SVG, await toSvg(toDot(plan)));
@@ -87,9 +107,9 @@ async function updateSnapshots(): Promise<void> {
 async function main(argv: string[]): Promise<number> {
     let args;
     try {
-        args = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: "string", default: "tree" }, out: { type: "string" }, "update-snapshots": { type: "boolean", default: false } } });
+        args = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: "string", default: "tree" }, out: { type: "string" }, against: { type: "string" }, manifest: { type: "string" }, "update-snapshots": { type: "boolean", default: false } } });
     } catch (err) {
-        console.error(`${(err as Error).message}\nusage: npm run plan -- <stack> [--format tree|json|dot|svg] [--out FILE] | --update-snapshots`);
+        console.error(`${(err as Error).message}\nusage: npm run plan -- <stack> [--format tree|json|dot|svg|cost] [--against PLAN.json] [--manifest FILE] [--out FILE] | --update-snapshots`);
         return 2;
     }
     if (args.values["update-snapshots"]) {
@@ -99,17 +119,22 @@ async function main(argv: string[]): Promise<number> {
     const stack = args.positionals[0];
     const format = args.values.format as Format;
     if (stack === undefined || !FORMATS.includes(format)) {
-        console.error(`usage: npm run plan -- <stack> [--format ${FORMATS.join("|")}] [--out FILE] | --update-snapshots   (stacks: ${listStacks().join(", ")})`);
+        console.error(`usage: npm run plan -- <stack> [--format ${FORMATS.join("|")}] [--against PLAN.json] [--manifest FILE] [--out FILE] | --update-snapshots   (stacks: ${listStacks().join(", ")})`);
+        return 2;
+    }
+    if (args.values.against !== undefined && format !== "cost") {
+        console.error(`--against compares cost estimates: use it with --format cost (not ${format})`);
         return 2;
     }
     try {
-        const output = await render(await evaluateStack(stack), format);
+        const cost = { ...stackCostOptions(stack), manifestFile: args.values.manifest };
+        const output = await render(await evaluateStack(stack), format, cost, args.values.against);
         if (args.values.out !== undefined) fs.writeFileSync(args.values.out, output);
         else process.stdout.write(output);
         return 0;
     } catch (err) {
         const cause = err instanceof EvaluationError ? err.cause : err;
-        const message = cause instanceof StackConfigError ? cause.message : `plan of stack '${stack}' failed: ${(cause as Error).message}`;
+        const message = cause instanceof StackConfigError ? cause.message : cause instanceof PricingError ? `cost of stack '${stack}': ${cause.message}` : `plan of stack '${stack}' failed: ${(cause as Error).message}`;
         console.error(message);
         return 1;
     }

@@ -7,7 +7,7 @@ import { StackConfig, StackConfigInput, stackConfigSchema } from "./schema";
 export const CONFIG_NAMESPACE = "warmstart";
 
 /** Keys read from the `warmstart:` namespace, in the order the README documents them. */
-export const CONFIG_KEYS = ["target", "local", "layer", "platformStack", "region", "namePrefix", "deletionProtection", "builder", "registry", "bases", "services", "modelCache", "models", "sync", "monitoring"] as const;
+export const CONFIG_KEYS = ["target", "local", "layer", "platformStack", "region", "namePrefix", "deletionProtection", "builder", "registry", "bases", "services", "modelCache", "models", "sync", "monitoring", "pricing"] as const;
 
 /** A stack configuration that cannot be deployed; the message names every bad key and value. */
 export class StackConfigError extends Error {

@@ -52,4 +52,17 @@ describe("GitHub workflows", () => {
         const offline = steps.filter((s) => s.if === "env.HAS_CREDENTIALS != 'true'");
         expect(offline.map((s) => s.run ?? s.uses).join("\n")).to.match(/--format json[\s\S]*--format svg[\s\S]*upload-artifact/);
     });
+
+    it("publishes the cost estimate and its diff against the base branch's plan, with or without credentials", () => {
+        const wf = parseYaml(read("preview.yml")) as { jobs: { preview: { steps: { uses?: string; run?: string; if?: string; with?: Record<string, unknown> }[] } } };
+        const steps = wf.jobs.preview.steps;
+        const base = steps.find((s) => s.uses?.startsWith("actions/checkout@") && s.with?.path === "base")!;
+        expect(base.with).to.include({ ref: "${{ github.event.pull_request.base.sha }}" });
+        const cost = steps.find((s) => s.run?.includes("--format cost"))!;
+        expect(cost.if, "the cost step runs with and without credentials").to.equal(undefined);
+        expect(cost.run).to.match(/--prefix base plan -- \$\{\{ matrix.stack \}\} --format json[\s\S]*--format cost --against cost\/base-/);
+        expect(cost.run).to.include("$GITHUB_STEP_SUMMARY");
+        const upload = steps.find((s) => s.uses?.startsWith("actions/upload-artifact@") && s.with?.path === "cost/")!;
+        expect(upload.if).to.equal(undefined);
+    });
 });

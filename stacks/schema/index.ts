@@ -9,6 +9,7 @@ import { localSchema } from "./local";
 import { modelList } from "./models";
 import { modelCacheSchema } from "./modelCache";
 import { monitoringSchema } from "./monitoring";
+import { pricingSchema } from "./pricing";
 import { registrySchema } from "./registry";
 import { serviceListSchema } from "./services";
 import { syncSchema } from "./sync";
@@ -18,6 +19,7 @@ export { localSchema } from "./local";
 export { modelList, modelSchema } from "./models";
 export { modelCacheSchema } from "./modelCache";
 export { monitoringSchema } from "./monitoring";
+export { pricingSchema } from "./pricing";
 export { registrySchema, RESERVED_REPOSITORY_NAMES, upstreamSchema } from "./registry";
 export { gpuSchema, RESERVED_ENV, serviceSchema } from "./services";
 export { syncSchema } from "./sync";
@@ -55,6 +57,8 @@ export const stackConfigSchema = z
         models: modelList.default([]),
         sync: syncSchema.default(syncSchema.parse({})),
         monitoring: monitoringSchema.default(monitoringSchema.parse({})),
+        /** What the cost estimate (`npm run plan -- <stack> --format cost`) prices differently. */
+        pricing: pricingSchema.default(pricingSchema.parse({})),
     })
     .superRefine((cfg, ctx) => {
         if (cfg.layer === "project" && cfg.platformStack === undefined) {

@@ -21,6 +21,9 @@ const artifactUrl = z
     // An unparsable URL is the format check's to report.
     .refine((u) => !URL.canParse(u) || u.startsWith("https://") || LOOPBACK.has(new URL(u).hostname), "must be an https:// URL (plain http only to localhost)");
 
+/** A size hint for the stack's cost estimate (bucket storage); the sync does not read it. */
+const sizeGiB = z.number().positive().optional();
+
 export const huggingFaceModel = z.strictObject({
     name,
     source: z.literal("huggingface"),
@@ -28,6 +31,7 @@ export const huggingFaceModel = z.strictObject({
     /** Pinned commit (40 hex characters) or a branch/tag name. */
     revision: z.string().min(1, "must not be empty"),
     include: z.array(z.string().min(1)).min(1).optional(),
+    sizeGiB,
 });
 
 export const ollamaModel = z.strictObject({
@@ -39,6 +43,7 @@ export const ollamaModel = z.strictObject({
     // versions lowercase the manifest path.
     model: z.string().regex(/^(?!.*\.\.)(?:registry\.ollama\.ai\/)?(?:[a-z0-9_][a-z0-9_-]{0,79}\/)?[a-z0-9_][a-z0-9_.-]{0,79}$/, "must be an Ollama model name [registry.ollama.ai/][namespace/]model such as llama3.2 or acme/embed"),
     tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,79}$/, "must be an Ollama tag such as 1b"),
+    sizeGiB,
 });
 
 export const urlModel = z.strictObject({
@@ -47,6 +52,7 @@ export const urlModel = z.strictObject({
     url: artifactUrl,
     sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
     path: relativePath,
+    sizeGiB,
 });
 
 export const modelSpec = z.discriminatedUnion("source", [huggingFaceModel, ollamaModel, urlModel], { error: "must have source huggingface, ollama or url" });
