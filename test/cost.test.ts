@@ -141,7 +141,7 @@ describe("cost estimate", function () {
 
         it("says unknown when a model has no sizeGiB, rather than guess", () => {
             // The scheduled job and the seeding job carry the same list.
-            const dropHint = (i: Record<string, any>) => {
+            const dropHint: Parameters<typeof withInputs>[2] = (i) => {
                 const env = i.template.template.containers[0].envs.find((e: { name: string }) => e.name === "MODELS_JSON");
                 const models = JSON.parse(env.value) as { sizeGiB?: number }[];
                 delete models[1].sizeGiB;
