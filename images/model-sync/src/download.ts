@@ -292,8 +292,13 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
                     throw new Error(`${o.url}: Content-Range ${JSON.stringify(header(o, "content-range"))} for bytes ${start}-${end}/${total}`);
                 }
             }
-            live.add(o);
             const res = o.body;
+            // Destroyed (abandoned) before we listened: its 'error' and 'close' are past.
+            if (res.destroyed) {
+                dog.untrack(o.watched);
+                throw res.errored ?? new Error(`connection closed early by ${o.url}`);
+            }
+            live.add(o);
             const watched = o.watched;
             let got = 0;
             try {

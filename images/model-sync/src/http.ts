@@ -199,6 +199,10 @@ export async function open(url: string, opts: HttpOptions, extra: Record<string,
             throw code !== undefined && !(err as Error).message.includes(current) ? Object.assign(new Error(`${current}: ${code} ${(err as Error).message}`), { code }) : err;
         }
         const body = res.body;
+        // The watchdog, or an abandoned download, may destroy a body while nothing listens to it
+        // (between reads, before the reader attaches): its 'error' must not be uncaught. Readers
+        // still see the error: the async iterator throws it, the part reader gets it or 'close'.
+        body.on("error", () => {});
         watched.abort = (err) => body.destroy(err);
         const o: Opened = { status: res.statusCode, headers: res.headers, body, url: current, sent, watched };
         const location = header(o, "location");

@@ -127,6 +127,41 @@ describe("download engine against a loopback server", function () {
         expect(ranges.filter((r) => r === `bytes=${3 * 64 * KiB}-${4 * 64 * KiB - 1}`).length).to.equal(2);
     });
 
+    // Another file of the model failed: the download is abandoned at whatever point it has reached,
+    // and must end in an error, not an uncaught one from a body nobody listens to, and not a hang.
+    for (const [how, parallel] of [["one stream", { minSize: 1e9 }], ["parallel parts", { minSize: 1, partSize: 64 * KiB, connections: 4 }]] as const) {
+        for (const when of ["while its file opens", "while it writes"] as const) {
+            it(`stops with an error when abandoned ${when} (${how})`, async () => {
+                const abandon = new AbortController();
+                const open = fs.promises.open;
+                fs.promises.open = (async (...args: Parameters<typeof open>) => {
+                    if (when === "while its file opens") {
+                        abandon.abort();
+                        // A slow open (a busy disk, a FUSE mount): the body's error comes first.
+                        await new Promise((r) => setTimeout(r, 30));
+                    }
+                    const fh = await open.apply(fs.promises, args);
+                    const writev = fh.writev.bind(fh);
+                    fh.writev = ((...a: Parameters<typeof writev>) => {
+                        abandon.abort();
+                        return writev(...a);
+                    }) as typeof fh.writev;
+                    return fh;
+                }) as typeof open;
+                try {
+                    const err = await download(`${up.endpoint}/files/big.bin`, file(), { size: big.length, sha256: sha256(big) }, opts({ signal: abandon.signal, parallel })).then(() => undefined, (e: Error) => e);
+                    // Abandoned after its last byte, a download may also just finish.
+                    if (err === undefined) expect(fs.readFileSync(file()).equals(big)).to.equal(true);
+                    else expect(err.message).to.match(/abandoned, another file of m failed/);
+                    // An 'error' event without a listener surfaces a moment later.
+                    await new Promise((r) => setTimeout(r, 50));
+                } finally {
+                    fs.promises.open = open;
+                }
+            });
+        }
+    }
+
     it("falls back to one stream when the server does not honour Range", async () => {
         up.ranges = false;
         const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
