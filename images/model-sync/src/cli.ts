@@ -3,8 +3,10 @@
 // MODEL_CACHE_PATH in the environment (how the Cloud Run job passes them).
 // Exit codes: 0 all models published, 1 a model failed, 2 bad input, 75 another run holds the lock
 // (or this run lost it and published nothing).
+import "./runtime";
 import * as fs from "fs";
 import { parseArgs } from "util";
+import { DEFAULT_PARALLEL } from "./download";
 import { createLogger, Logger } from "./log";
 import { parseModels } from "./models";
 import { LockHeldError, readLockOptions } from "./lock";
@@ -65,6 +67,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv, logger: Logg
         timeoutSeconds,
         attempts: positiveNumber("SYNC_ATTEMPTS", env.SYNC_ATTEMPTS, 5),
         backoffMs: positiveNumber("SYNC_BACKOFF_MS", env.SYNC_BACKOFF_MS, 1000),
+        connectionsPerFile: positiveNumber("SYNC_CONNECTIONS_PER_FILE", env.SYNC_CONNECTIONS_PER_FILE, DEFAULT_PARALLEL.connections),
         retentionDays: positiveNumber("--retention-days", values["retention-days"] ?? env.REVISION_RETENTION_DAYS, 7, false),
         lock: lockOptions(env),
         logger,

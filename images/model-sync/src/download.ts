@@ -11,9 +11,11 @@ import {
 } from "./http";
 
 const MiB = 1024 * 1024;
-// 4 connections of 4 MiB parts: on 2 cores more connections only add contention, and the window
-// (6 parts, 24 MiB) keeps a 2 GiB download near 150 MB of RSS. Measured with `npm run bench:sync`.
-export const DEFAULT_PARALLEL: ParallelOptions = { minSize: 64 * MiB, partSize: 4 * MiB, connections: 4 };
+// 2 connections of 8 MiB parts: on 2 cores, 4 connections of 4 MiB took 15-25 % longer (twice the
+// requests, and more work for a local server sharing the cores), and the window (4 parts, 32 MiB)
+// keeps a 2 GiB download under 150 MB of RSS. Measured with `npm run bench:sync`. Over a WAN link,
+// where each connection is slow and the CPU idle, raise SYNC_CONNECTIONS_PER_FILE.
+export const DEFAULT_PARALLEL: ParallelOptions = { minSize: 64 * MiB, partSize: 8 * MiB, connections: 2 };
 /** Single-stream bodies are gathered into writes of at least this size. */
 const WRITE_BYTES = 8 * MiB;
 

@@ -27,6 +27,8 @@ export interface SyncOptions {
     timeoutSeconds: number;
     attempts: number;
     backoffMs: number;
+    /** Range requests in flight per large file (default: DEFAULT_PARALLEL.connections). */
+    connectionsPerFile?: number;
     /** Days an unreferenced revision is kept before removal. */
     retentionDays: number;
     lock: LockOptions;
@@ -87,6 +89,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
     const http: HttpOptions = {
         timeoutSeconds: opts.timeoutSeconds, attempts: opts.attempts, backoffMs: opts.backoffMs, logger: log,
         onBytes: (n) => (bytes += n),
+        parallel: opts.connectionsPerFile === undefined ? undefined : { connections: opts.connectionsPerFile },
     };
     const hfHttp: HttpOptions = { ...http, headers: opts.hfToken ? { Authorization: `Bearer ${opts.hfToken}` } : undefined, tokenEnv: "HF_TOKEN" };
 

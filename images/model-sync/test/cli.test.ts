@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { expect } from "chai";
 import { readOptions } from "../src/cli";
+import { DEFAULT_PARALLEL } from "../src/download";
 import { createLogger } from "../src/log";
 
 const CLI = path.resolve(__dirname, "../src/cli.ts");
@@ -32,6 +33,13 @@ describe("command line", () => {
         expect(() => readOptions([], { MODELS_JSON: '[{"name":"m","source":"url","url":"https://x/y","sha256":"abc","path":"y"}]', MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/models\[0\]\.sha256: .*"abc"/);
         expect(() => readOptions([], { MODELS_JSON: "{", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/MODELS_JSON: not JSON/);
         expect(() => readOptions([], { MODELS_JSON: "[]", SYNC_CONCURRENCY: "0", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/--concurrency must be a positive integer \(got "0"\)/);
+        expect(() => readOptions([], { MODELS_JSON: "[]", SYNC_CONNECTIONS_PER_FILE: "1.5", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/SYNC_CONNECTIONS_PER_FILE must be a positive integer \(got "1.5"\)/);
+    });
+
+    it("opens the default number of Range connections per large file unless the environment says otherwise", () => {
+        const base = { MODELS_JSON: "[]", MODEL_CACHE_PATH: "/m" };
+        expect(readOptions([], base, logger).connectionsPerFile).to.equal(DEFAULT_PARALLEL.connections);
+        expect(readOptions([], { ...base, SYNC_CONNECTIONS_PER_FILE: "8" }, logger).connectionsPerFile).to.equal(8);
     });
 
     it("exits 2 on bad input without writing a byte", () => {

@@ -64,6 +64,9 @@ export class FakeUpstream {
     readonly headers: { path: string; headers: http.IncomingHttpHeaders }[] = [];
     /** Range bodies in the order they finished: `path#start`. */
     readonly rangesDone: string[] = [];
+    /** Range responses open at once, now and at most. */
+    rangesOpen = 0;
+    rangesOpenPeak = 0;
     /** Honour Range requests (206, Accept-Ranges), as CDNs do. */
     ranges = true;
     /** Compress bodies unless the client asks for identity (RFC 9110: no Accept-Encoding means any coding). */
@@ -214,6 +217,8 @@ export class FakeUpstream {
             const end = Math.min(Number(range[2]), whole.length - 1);
             data = whole.subarray(start, end + 1);
             res.on("finish", () => this.rangesDone.push(`${p}#${start}`));
+            this.rangesOpenPeak = Math.max(this.rangesOpenPeak, ++this.rangesOpen);
+            res.on("close", () => this.rangesOpen--);
             res.writeHead(206, { "Content-Type": "application/octet-stream", "Content-Length": data.length, "Content-Range": `bytes ${start}-${end}/${whole.length}`, "Accept-Ranges": "bytes" });
         } else if (this.compress && req.headers["accept-encoding"] !== "identity") {
             const gz = gzipSync(whole);

@@ -169,6 +169,17 @@ describe("model sync against a loopback Hub and Ollama registry", function () {
         expect(manifest.models[0].revision).to.equal(up.repos.get(HUB_REPO)!.sha);
     });
 
+    it("fetches a large file over as many Range connections as the job asks for, and no more", async () => {
+        // Above DEFAULT_PARALLEL.minSize (64 MiB): 9 parts of 8 MiB.
+        const large = randomBytes(72 * 1024 * 1024);
+        up.urls.set("large.bin", large);
+        models = [{ name: "large", source: "url", url: `${up.endpoint}/files/large.bin`, sha256: sha256(large), path: "large.bin" }];
+        const result = await run({ connectionsPerFile: 4 });
+        expect(result.synced).to.deep.equal(["large"]);
+        expect(up.rangesDone.filter((r) => r.startsWith("/files/large.bin#"))).to.have.length(9);
+        expect(up.rangesOpenPeak).to.be.within(3, 4);
+    });
+
     it("retries 5xx answers with backoff", async () => {
         const lfsPath = `/cdn/${sha256(bigFile)}`;
         up.fault(lfsPath, { kind: "status", code: 503 }, { kind: "status", code: 502 });
