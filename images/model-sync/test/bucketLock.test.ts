@@ -4,7 +4,6 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Writable } from "stream";
 import { Storage } from "@google-cloud/storage";
 import { expect } from "chai";
 import { acquireRunLock, HeldLock, LOCK, LockHeldError, LockLostError, LockOptions } from "../src/lock";
@@ -12,17 +11,10 @@ import { createLogger } from "../src/log";
 import type { ModelSpec } from "../src/models";
 import { sync, SyncResult } from "../src/sync";
 import { FakeGcs } from "./fakeGcs";
+import { Lines } from "./logLines";
 import { FakeUpstream, sha256 } from "./fakeUpstream";
 
 const BUCKET = "warmstart-models-test";
-
-class Lines extends Writable {
-    readonly lines: Record<string, unknown>[] = [];
-    _write(chunk: Buffer, _enc: string, cb: () => void): void {
-        for (const l of chunk.toString().split("\n").filter(Boolean)) this.lines.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-    }
-}
 
 describe("run lock on the bucket (real client, loopback JSON API)", function () {
     this.timeout(30000);

@@ -9,6 +9,7 @@ import { createLogger } from "../src/log";
 import type { ModelSpec } from "../src/models";
 import { sync, SyncOptions } from "../src/sync";
 import { FakeUpstream, randomCommit, sha256 } from "./fakeUpstream";
+import { spy } from "./spy";
 
 const logger = createLogger(fs.createWriteStream("/dev/null"));
 const KiB = 1024;
@@ -133,21 +134,20 @@ describe("download engine against a loopback server", function () {
         for (const when of ["while its file opens", "while it writes"] as const) {
             it(`stops with an error when abandoned ${when} (${how})`, async () => {
                 const abandon = new AbortController();
-                const open = fs.promises.open;
-                fs.promises.open = (async (...args: Parameters<typeof open>) => {
+                const restore = spy(fs.promises as unknown as Record<string, unknown>, "open", (open) => async (...args) => {
                     if (when === "while its file opens") {
                         abandon.abort();
                         // A slow open (a busy disk, a FUSE mount): the body's error comes first.
                         await new Promise((r) => setTimeout(r, 30));
                     }
-                    const fh = await open.apply(fs.promises, args);
+                    const fh = (await open(...args)) as fs.promises.FileHandle;
                     const writev = fh.writev.bind(fh);
                     fh.writev = ((...a: Parameters<typeof writev>) => {
                         abandon.abort();
                         return writev(...a);
                     }) as typeof fh.writev;
                     return fh;
-                }) as typeof open;
+                });
                 try {
                     const err = await download(`${up.endpoint}/files/big.bin`, file(), { size: big.length, sha256: sha256(big) }, opts({ signal: abandon.signal, parallel })).then(() => undefined, (e: Error) => e);
                     // Abandoned before a byte was read, it fails; abandoned while writing, it may
@@ -157,7 +157,7 @@ describe("download engine against a loopback server", function () {
                     // An 'error' event without a listener surfaces a moment later.
                     await new Promise((r) => setTimeout(r, 50));
                 } finally {
-                    fs.promises.open = open;
+                    restore();
                 }
             });
         }

@@ -14,20 +14,12 @@ import { ollamaRepository } from "../src/sources/ollama";
 import { Manifest } from "../src/store";
 import { NOOP_SAMPLE, sync, SyncOptions, SyncResult } from "../src/sync";
 import { FakeUpstream, ollamaTag, randomCommit, sha256 } from "./fakeUpstream";
+import { spy } from "./spy";
 
 // The module object itself (not the `import *` copy, whose properties are getters), so a spy set
 // here is what src/ calls.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodeFs = require("fs") as Record<string, unknown> & { promises: Record<string, unknown> };
-
-/** Replaces obj[key] with a wrapper around it until the returned restore is called. */
-function spy(obj: Record<string, unknown>, key: string, wrap: (orig: (...a: unknown[]) => unknown) => (...a: unknown[]) => unknown): () => void {
-    const orig = obj[key] as (...a: unknown[]) => unknown;
-    obj[key] = wrap(orig);
-    return () => {
-        obj[key] = orig;
-    };
-}
 
 const REPO = "acme/tiny-embed";
 const HUB = "huggingface/hub/models--acme--tiny-embed";

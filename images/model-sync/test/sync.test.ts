@@ -3,7 +3,6 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Writable } from "stream";
 import { expect } from "chai";
 import { backoffDelay } from "../src/http";
 import { createLogger } from "../src/log";
@@ -11,6 +10,7 @@ import type { ModelSpec } from "../src/models";
 import { acquireRunLock, LockHeldError } from "../src/lock";
 import { Manifest, sha256 as sha } from "../src/store";
 import { sync, SyncOptions, SyncResult } from "../src/sync";
+import { Lines } from "./logLines";
 import { FakeUpstream, ollamaTag, randomCommit, sha256 } from "./fakeUpstream";
 
 const PKG = path.resolve(__dirname, "..");
@@ -39,14 +39,6 @@ function published(dir: string): Record<string, string> {
     const all = snapshot(dir);
     const named = ["manifest.json", ".done", ...manifest.models.flatMap((m) => m.files.map((f) => path.join(m.path, f.path)))];
     return Object.fromEntries(named.map((n) => [n, all[n]]));
-}
-
-class Lines extends Writable {
-    readonly lines: Record<string, unknown>[] = [];
-    _write(chunk: Buffer, _enc: string, cb: () => void): void {
-        for (const l of chunk.toString().split("\n").filter(Boolean)) this.lines.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-    }
 }
 
 describe("model sync against a loopback Hub and Ollama registry", function () {
