@@ -124,16 +124,16 @@ export function checkHierarchicalNamespace(deployed: DeployedBucket, bucketName:
     );
 }
 
-/**
- * The GCS bucket that holds the models: private (uniform access, public access prevention
- * enforced), reached only through the grants made with `grantRead` and `grantWrite`.
- */
 /** A Cloud Storage volume of a Cloud Run service or job, and where its containers mount it. */
 export interface CloudRunVolume {
     volume: { name: string; gcs: { bucket: pulumi.Input<string>; readOnly: boolean; mountOptions: string[] } };
     mount: { name: string; mountPath: string };
 }
 
+/**
+ * The GCS bucket that holds the models: private (uniform access, public access prevention
+ * enforced), reached only through the grants made with `grantRead` and `grantWrite`.
+ */
 export class ModelCache extends pulumi.ComponentResource {
     readonly bucket: gcp.storage.Bucket;
     readonly bucketName: pulumi.Output<string>;
