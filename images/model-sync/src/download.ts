@@ -7,8 +7,9 @@ import { createHash, Hash } from "crypto";
 import * as fs from "fs";
 import { Worker } from "worker_threads";
 import {
-    checkIdentity, failOn, header, HttpOptions, IDENTITY, open, Opened, ParallelOptions, PermanentError, Watchdog, withRetries,
+    Answer, checkIdentity, failOn, header, HttpOptions, IDENTITY, identityError, open, Opened, ParallelOptions, PermanentError, statusError, Watchdog, withRetries,
 } from "./http";
+import { RangeConnection, UnsupportedResponse } from "./rangeConnection";
 
 const MiB = 1024 * 1024;
 // 2 connections of 8 MiB parts: on 2 cores, 4 connections of 4 MiB took 15-25 % longer (twice the
@@ -157,7 +158,7 @@ async function writeAll(fh: fs.promises.FileHandle, chunks: Buffer[], position: 
     if (written !== total) throw new Error(`short write at ${position}: ${written} of ${total} bytes`);
 }
 
-function contentRange(o: Opened): { start: number; end: number; total: number } | undefined {
+function contentRange(o: Pick<Answer, "headers">): { start: number; end: number; total: number } | undefined {
     const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header(o, "content-range") ?? "");
     return m === null ? undefined : { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) };
 }
@@ -270,59 +271,116 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
     let received = 0;
     let lastProgress = Date.now();
 
+    // Parts after the first are read straight into their buffers (rangeConnection.ts), until a
+    // server frames or redirects one in a way that reader does not follow; then through undici.
+    let direct = true;
+    const target = new URL(first.url);
+    const idle: RangeConnection[] = [];
+    const connections = new Set<RangeConnection>();
+
+    /** Why a part's answer is not the range asked for, if it is not. */
+    const partError = (a: Answer, start: number, end: number): Error | undefined => {
+        if (a.status === 200) return new PermanentError(`${a.url} stopped honouring Range requests (200 for bytes ${start}-${end})`);
+        if (a.status !== 206) return statusError(a, opts.tokenEnv);
+        const coded = identityError(a);
+        if (coded !== undefined) return coded;
+        const r = contentRange(a);
+        if (r === undefined || r.start !== start || r.end !== end || r.total !== total) return new Error(`${a.url}: Content-Range ${JSON.stringify(header(a, "content-range"))} for bytes ${start}-${end}/${total}`);
+        return undefined;
+    };
+
+    const counted = (n: number) => {
+        received += n;
+        opts.onBytes?.(n);
+    };
+
+    const readDirect = async (slot: Buffer, start: number, end: number): Promise<void> => {
+        const conn = idle.pop() ?? new RangeConnection(target);
+        connections.add(conn);
+        const watched = dog.track(`${first.url} bytes ${start}-${end}`, (err) => conn.destroy(err));
+        try {
+            await conn.get({
+                headers: first.sent, start, end, into: slot,
+                check: (head) => {
+                    if (head.status >= 300 && head.status < 400 && head.headers.location !== undefined) return new UnsupportedResponse(`${first.url} redirected bytes ${start}-${end}`);
+                    return partError({ ...head, url: first.url, sent: first.sent }, start, end);
+                },
+                onRead: (n) => {
+                    watched.seen++;
+                    counted(n);
+                },
+            });
+        } catch (err) {
+            connections.delete(conn);
+            conn.destroy();
+            throw err;
+        } finally {
+            dog.untrack(watched);
+        }
+        idle.push(conn);
+    };
+
+    /** A part through undici: the probe that asked for the first part, or a new request. */
+    const readThroughUndici = async (probed: Opened | undefined, slot: Buffer, start: number, end: number): Promise<void> => {
+        let o = probed;
+        if (o === undefined) {
+            o = await open(first.url, { ...opts, headers: first.sent }, { ...IDENTITY, Range: `bytes=${start}-${end}` }, dog);
+            const wrong = partError(o, start, end);
+            if (wrong !== undefined) {
+                o.body.destroy();
+                dog.untrack(o.watched);
+                throw wrong;
+            }
+        }
+        const res = o.body;
+        // Destroyed (abandoned) before we listened: its 'error' and 'close' are past.
+        if (res.destroyed) {
+            dog.untrack(o.watched);
+            throw res.errored ?? new Error(`connection closed early by ${o.url}`);
+        }
+        live.add(o);
+        const watched = o.watched;
+        let got = 0;
+        try {
+            // Plain 'data' events: an async iterator costs a promise per 64 KiB chunk.
+            await new Promise<void>((resolve, reject) => {
+                res.on("data", (chunk: Buffer) => {
+                    watched.seen++;
+                    if (got + chunk.length > slot.length) return void res.destroy(new Error(`${o.url}: more than ${slot.length} bytes for bytes ${start}-${end}`));
+                    chunk.copy(slot, got);
+                    got += chunk.length;
+                    counted(chunk.length);
+                });
+                res.on("end", resolve);
+                res.on("error", reject);
+                res.on("close", () => reject(new Error(`connection closed early by ${o.url}`)));
+            });
+        } finally {
+            live.delete(o);
+            dog.untrack(o.watched);
+        }
+        if (got !== slot.length) throw new Error(`truncated body from ${o.url}: ${got} of ${slot.length} bytes for bytes ${start}-${end}`);
+    };
+
     const fetchPart = (i: number): Promise<Buffer> => {
         const start = i * par.partSize;
         const end = Math.min(total, start + par.partSize) - 1;
         const slot = Buffer.from(slots[i % window], 0, end - start + 1);
         return withRetries(`${first.url} bytes ${start}-${end}`, opts, async () => {
             if (stopped) throw new PermanentError(`${first.url}: download abandoned`);
-            let o = probe;
+            const probed = probe;
             probe = undefined;
-            if (o === undefined) {
-                o = await open(first.url, { ...opts, headers: first.sent }, { ...IDENTITY, Range: `bytes=${start}-${end}` }, dog);
-                if (o.status !== 206) {
-                    if (o.status === 200) {
-                        o.body.destroy();
-                        throw new PermanentError(`${o.url} stopped honouring Range requests (200 for bytes ${start}-${end})`);
-                    }
-                    failOn(o, opts, dog);
-                }
-                checkIdentity(o);
-                const r = contentRange(o);
-                if (r === undefined || r.start !== start || r.end !== end || r.total !== total) {
-                    o.body.destroy();
-                    throw new Error(`${o.url}: Content-Range ${JSON.stringify(header(o, "content-range"))} for bytes ${start}-${end}/${total}`);
+            if (probed === undefined && direct) {
+                try {
+                    await readDirect(slot, start, end);
+                    return slot;
+                } catch (err) {
+                    if (!(err instanceof UnsupportedResponse)) throw err;
+                    direct = false;
+                    opts.logger.info({ model: opts.label, file: first.url, reason: err.message }, "reading the remaining parts through undici");
                 }
             }
-            const res = o.body;
-            // Destroyed (abandoned) before we listened: its 'error' and 'close' are past.
-            if (res.destroyed) {
-                dog.untrack(o.watched);
-                throw res.errored ?? new Error(`connection closed early by ${o.url}`);
-            }
-            live.add(o);
-            const watched = o.watched;
-            let got = 0;
-            try {
-                // Plain 'data' events: an async iterator costs a promise per 64 KiB chunk.
-                await new Promise<void>((resolve, reject) => {
-                    res.on("data", (chunk: Buffer) => {
-                        watched.seen++;
-                        if (got + chunk.length > slot.length) return void res.destroy(new Error(`${o.url}: more than ${slot.length} bytes for bytes ${start}-${end}`));
-                        chunk.copy(slot, got);
-                        got += chunk.length;
-                        received += chunk.length;
-                        opts.onBytes?.(chunk.length);
-                    });
-                    res.on("end", resolve);
-                    res.on("error", reject);
-                    res.on("close", () => reject(new Error(`connection closed early by ${o.url}`)));
-                });
-            } finally {
-                live.delete(o);
-                dog.untrack(o.watched);
-            }
-            if (got !== slot.length) throw new Error(`truncated body from ${o.url}: ${got} of ${slot.length} bytes for bytes ${start}-${end}`);
+            await readThroughUndici(probed, slot, start, end);
             return slot;
         });
     };
@@ -342,6 +400,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
                 failed = true;
                 stopped = true;
                 for (const o of live) o.body.destroy();
+                for (const c of connections) c.destroy(err as Error);
                 reject(err as Error);
             };
             const advance = () => {
@@ -389,6 +448,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
     } finally {
         stopped = true;
         for (const o of live) o.body.destroy();
+        for (const c of connections) c.destroy();
         probe?.body.destroy();
         await hasher.stop();
         await fh.close();

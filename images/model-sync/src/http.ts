@@ -135,18 +135,22 @@ const agent = new Agent({ connections: 32, headersTimeout: 0, bodyTimeout: 0 });
 
 type Headers = Record<string, string | string[] | undefined>;
 
-export interface Opened {
+/** A response's status and headers, where it came from and what was sent to get it. */
+export interface Answer {
     status: number;
     headers: Headers;
-    body: Readable;
     /** The URL that answered, after redirects. */
     url: string;
     /** The headers sent to it: Authorization only while on the first origin. */
     sent: Record<string, string>;
+}
+
+export interface Opened extends Answer {
+    body: Readable;
     watched: Watched;
 }
 
-export function header(o: Opened, name: string): string | undefined {
+export function header(o: Pick<Answer, "headers">, name: string): string | undefined {
     const v = o.headers[name];
     return Array.isArray(v) ? v[0] : v;
 }
@@ -160,7 +164,7 @@ function withoutAuth(headers: Record<string, string>): Record<string, string> {
 }
 
 /** Why a request failed, in the Hub's words (X-Error-Code/X-Error-Message) and what to do about a token. */
-export function statusError(o: Opened, tokenEnv?: string): Error {
+export function statusError(o: Answer, tokenEnv?: string): Error {
     const status = o.status;
     // huggingface_hub utils/_http.py hf_raise_for_status reads the reason from these two headers.
     const code = header(o, "x-error-code");
@@ -230,13 +234,19 @@ export function failOn(o: Opened, opts: HttpOptions, dog: Watchdog): never {
 // sends the same (file_download.py: "prevent any compression => we want to know the real size").
 export const IDENTITY = { "Accept-Encoding": "identity" };
 
-/** Rejects a body in a content coding, which a server may pick when Accept-Encoding is absent. */
-export function checkIdentity(o: Opened): void {
+/** A body in a content coding, which a server may pick when Accept-Encoding is absent, is an error. */
+export function identityError(o: Answer): PermanentError | undefined {
     const coding = header(o, "content-encoding");
-    if (coding !== undefined && coding.toLowerCase() !== "identity") {
-        o.body.destroy();
-        throw new PermanentError(`${o.url} answered with Content-Encoding: ${coding} although identity was asked`);
-    }
+    if (coding === undefined || coding.toLowerCase() === "identity") return undefined;
+    return new PermanentError(`${o.url} answered with Content-Encoding: ${coding} although identity was asked`);
+}
+
+/** Rejects (and discards) a body in a content coding. */
+export function checkIdentity(o: Opened): void {
+    const err = identityError(o);
+    if (err === undefined) return;
+    o.body.destroy();
+    throw err;
 }
 
 /** GET a JSON document (metadata: listings, manifests). */

@@ -1,4 +1,4 @@
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -9,7 +9,9 @@ import { createLogger } from "../src/log";
 import type { ModelSpec } from "../src/models";
 import { sync, SyncOptions } from "../src/sync";
 import { FakeUpstream, randomCommit, sha256 } from "./fakeUpstream";
+import { Lines } from "./logLines";
 import { spy } from "./spy";
+import { selfSignedCert } from "./tlsCert";
 
 const logger = createLogger(fs.createWriteStream("/dev/null"));
 const KiB = 1024;
@@ -163,6 +165,35 @@ describe("download engine against a loopback server", function () {
         }
     }
 
+    it("reads the parts over as many kept-alive connections as it runs at once", async () => {
+        const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
+        expect(got.sha256).to.equal(sha256(big));
+        expect(rangeRequests().length).to.equal(parts);
+        // The probe's connection, and one per part in flight: not one per part (a TLS handshake each).
+        expect(up.connectionsAccepted).to.be.within(2, 1 + 4);
+    });
+
+    it("gives up on a silent part after the timeout and asks for it again", async () => {
+        up.fault(`/files/big.bin#${5 * 64 * KiB}`, { kind: "stall", afterBytes: 1000, ms: 3000 });
+        const started = Date.now();
+        const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts({ timeoutSeconds: 0.3 }));
+        expect(got.sha256).to.equal(sha256(big));
+        expect(rangeRequests().filter((r) => r === `bytes=${5 * 64 * KiB}-${6 * 64 * KiB - 1}`).length).to.equal(2);
+        expect(Date.now() - started).to.be.below(2500);
+    });
+
+    it("reads the remaining parts through undici when a server frames them chunked", async () => {
+        up.chunkedRanges = true;
+        const lines = new Lines();
+        // One attempt: falling back is not a retry.
+        const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts({ logger: createLogger(lines), attempts: 1 }));
+        expect(got.sha256).to.equal(sha256(big));
+        expect(fs.readFileSync(file()).equals(big)).to.equal(true);
+        const reasons = lines.lines.filter((l) => l.message === "reading the remaining parts through undici").map((l) => String(l.reason));
+        expect(reasons).to.have.length.within(1, 4);
+        for (const r of reasons) expect(r).to.match(/framed a 206 for 65536 bytes with Transfer-Encoding: chunked/);
+    });
+
     it("falls back to one stream when the server does not honour Range", async () => {
         up.ranges = false;
         const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
@@ -199,5 +230,47 @@ describe("download engine against a loopback server", function () {
         expect(got.sha256).to.equal(sha256(big));
         expect(up.headers.find((h) => h.path === "/files/big.bin")!.headers["accept-encoding"]).to.equal("identity");
         expect(up.count("/files/big.bin")).to.equal(1);
+    });
+});
+
+describe("a large file over https, as the job runs it", function () {
+    this.timeout(60000);
+
+    it("verifies the server's certificate and reads every part over TLS", async () => {
+        const cert = selfSignedCert();
+        const up = new FakeUpstream();
+        await up.start(cert);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dl-tls-"));
+        try {
+            // Above DEFAULT_PARALLEL.minSize (64 MiB): 9 parts of 8 MiB.
+            const large = randomBytes(64 * 1024 * KiB + 4097);
+            up.urls.set("large.bin", large);
+            const models = JSON.stringify([{ name: "large", source: "url", url: `${up.endpoint}/files/large.bin`, sha256: sha256(large), path: "large.bin" }]);
+            const cli = (extraCa: string | undefined) => new Promise<{ code: number | null; out: string }>((resolve) => {
+                const env: NodeJS.ProcessEnv = { ...process.env, MODELS_JSON: models, SYNC_ATTEMPTS: "1" };
+                if (extraCa === undefined) delete env.NODE_EXTRA_CA_CERTS;
+                else env.NODE_EXTRA_CA_CERTS = extraCa;
+                const child = spawn(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", path.resolve(__dirname, "../src/cli.ts"), "--dest", path.join(dir, "cache")], { env, stdio: ["ignore", "pipe", "inherit"] });
+                let out = "";
+                child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+                child.on("close", (code) => resolve({ code, out }));
+            });
+
+            const untrusted = await cli(undefined);
+            expect(untrusted.code, untrusted.out).to.equal(1);
+            expect(untrusted.out).to.match(/self[- ]signed certificate/);
+            expect(up.modelBytes).to.equal(0);
+
+            const trusted = await cli(cert.certFile);
+            expect(trusted.code, trusted.out).to.equal(0);
+            const manifest = JSON.parse(fs.readFileSync(path.join(dir, "cache/manifest.json"), "utf8")) as { models: { files: { sha256: string }[] }[] };
+            expect(manifest.models[0].files[0].sha256).to.equal(sha256(large));
+            expect(up.rangesDone.filter((r) => r.startsWith("/files/large.bin#"))).to.have.length(9);
+            // The probe's connection and the two the parts share (DEFAULT_PARALLEL.connections).
+            expect(up.connectionsAccepted).to.be.within(2, 3);
+        } finally {
+            await up.stop();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

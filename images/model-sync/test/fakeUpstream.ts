@@ -2,6 +2,7 @@
 // registry the sync uses, serving fixtures the tests generate, with faults on demand.
 import { createHash, randomBytes } from "crypto";
 import * as http from "http";
+import * as https from "https";
 import { gzipSync } from "zlib";
 import type { AddressInfo } from "net";
 
@@ -69,6 +70,10 @@ export class FakeUpstream {
     rangesOpenPeak = 0;
     /** Honour Range requests (206, Accept-Ranges), as CDNs do. */
     ranges = true;
+    /** Frame Range bodies with chunked transfer coding instead of Content-Length, as some dynamic servers do. */
+    chunkedRanges = false;
+    /** TCP connections accepted. */
+    connectionsAccepted = 0;
     /** Compress bodies unless the client asks for identity (RFC 9110: no Accept-Encoding means any coding). */
     compress = false;
     /** Where LFS and blob redirects point: this server unless another origin is set. */
@@ -80,14 +85,18 @@ export class FakeUpstream {
     private readonly timers = new Set<NodeJS.Timeout>();
     endpoint = "";
 
-    async start(): Promise<void> {
-        this.server = http.createServer((req, res) => this.handle(req, res));
-        this.server.on("connection", (s) => {
+    /** Listens on loopback: plain HTTP, or HTTPS for localhost with `cert`. */
+    async start(cert?: { key: string; cert: string }): Promise<void> {
+        const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+        this.server = cert === undefined ? http.createServer(handler) : https.createServer(cert, handler);
+        this.server.on(cert === undefined ? "connection" : "secureConnection", (s: import("net").Socket) => {
+            this.connectionsAccepted++;
             this.sockets.add(s);
             s.on("close", () => this.sockets.delete(s));
         });
         await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-        this.endpoint = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+        const port = (this.server!.address() as AddressInfo).port;
+        this.endpoint = cert === undefined ? `http://127.0.0.1:${port}` : `https://localhost:${port}`;
     }
 
     async stop(): Promise<void> {
@@ -219,7 +228,7 @@ export class FakeUpstream {
             res.on("finish", () => this.rangesDone.push(`${p}#${start}`));
             this.rangesOpenPeak = Math.max(this.rangesOpenPeak, ++this.rangesOpen);
             res.on("close", () => this.rangesOpen--);
-            res.writeHead(206, { "Content-Type": "application/octet-stream", "Content-Length": data.length, "Content-Range": `bytes ${start}-${end}/${whole.length}`, "Accept-Ranges": "bytes" });
+            res.writeHead(206, { "Content-Type": "application/octet-stream", ...(this.chunkedRanges ? {} : { "Content-Length": data.length }), "Content-Range": `bytes ${start}-${end}/${whole.length}`, "Accept-Ranges": "bytes" });
         } else if (this.compress && req.headers["accept-encoding"] !== "identity") {
             const gz = gzipSync(whole);
             this.modelBytes += gz.length;
