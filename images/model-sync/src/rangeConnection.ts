@@ -86,11 +86,12 @@ export class RangeConnection {
     }
 
     destroy(err?: Error): void {
-        this.ended ??= err ?? new Error(`connection to ${this.url.origin} closed`);
+        const reason = err ?? new Error(`connection to ${this.url.origin} closed`);
+        this.ended ??= reason;
         const socket = this.socket;
         this.socket = undefined;
         socket?.destroy();
-        this.fail(err ?? new Error(`connection to ${this.url.origin} closed`));
+        this.fail(reason);
     }
 
     private send(req: RangeRequest): Promise<void> {
