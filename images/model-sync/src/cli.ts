@@ -3,7 +3,6 @@
 // MODEL_CACHE_PATH in the environment (how the Cloud Run job passes them).
 // Exit codes: 0 all models published, 1 a model failed, 2 bad input, 75 another run holds the lock
 // (or this run lost it and published nothing).
-import "./runtime";
 import * as fs from "fs";
 import { parseArgs } from "util";
 import { DEFAULT_PARALLEL } from "./download";

@@ -278,7 +278,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
     let lastProgress = Date.now();
 
     // Parts after the first are read straight into their buffers (rangeConnection.ts), until a
-    // server frames or redirects one in a way that reader does not follow; then through undici.
+    // server frames or redirects one in a way that reader does not follow; then through node:http.
     let direct = true;
     const target = new URL(first.url);
     const idle: RangeConnection[] = [];
@@ -326,8 +326,8 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
         idle.push(conn);
     };
 
-    /** A part through undici: the probe that asked for the first part, or a new request. */
-    const readThroughUndici = async (probed: Opened | undefined, slot: Buffer, start: number, end: number): Promise<void> => {
+    /** A part through node:http: the probe that asked for the first part, or a new request. */
+    const readThroughHttp = async (probed: Opened | undefined, slot: Buffer, start: number, end: number): Promise<void> => {
         let o = probed;
         if (o === undefined) {
             o = await open(first.url, { ...opts, headers: first.sent }, { ...IDENTITY, Range: `bytes=${start}-${end}` }, dog);
@@ -383,10 +383,10 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
                 } catch (err) {
                     if (!(err instanceof UnsupportedResponse)) throw err;
                     direct = false;
-                    opts.logger.info({ model: opts.label, file: first.url, reason: err.message }, "reading the remaining parts through undici");
+                    opts.logger.info({ model: opts.label, file: first.url, reason: err.message }, "reading the remaining parts through node:http");
                 }
             }
-            await readThroughUndici(probed, slot, start, end);
+            await readThroughHttp(probed, slot, start, end);
             return slot;
         });
     };

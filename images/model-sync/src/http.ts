@@ -1,8 +1,9 @@
 // HTTP with the failure handling a nightly job needs: retries with exponential backoff and jitter
 // on 5xx, resets and timeouts; one idle watchdog per download; redirects followed by hand so a
 // token never leaves its origin; error messages that carry the Hub's own reason.
+import * as http from "http";
+import * as https from "https";
 import type { Readable } from "stream";
-import { Agent, request } from "undici";
 import type { Logger } from "./log";
 
 export interface ParallelOptions {
@@ -128,10 +129,23 @@ export class Watchdog {
     }
 }
 
-// undici rather than node:http: node's parser copies every 64 KiB body chunk into a new buffer,
-// which doubles the allocations (and garbage collections) of a multi-GB download. Keep-alive lets a
-// file's Range requests reuse connections; our watchdog replaces undici's per-request timers.
-const agent = new Agent({ connections: 32, headersTimeout: 0, bodyTimeout: 0 });
+// node's own client: it loads in a few milliseconds where undici took 130 ms of every start-up,
+// and the bulk of a large file's bytes bypass it (rangeConnection.ts). Keep-alive lets metadata
+// requests and a model's files reuse connections; no client timeouts: the watchdog has them.
+const agents = {
+    "http:": new http.Agent({ keepAlive: true, maxSockets: 32 }),
+    "https:": new https.Agent({ keepAlive: true, maxSockets: 32 }),
+};
+
+/** One GET; resolves with the response head, its body still to be read. */
+function get(target: URL, headers: Record<string, string>, signal: AbortSignal): Promise<http.IncomingMessage> {
+    return new Promise((resolve, reject) => {
+        const client = target.protocol === "https:" ? https : http;
+        const req = client.request(target, { method: "GET", headers, agent: agents[target.protocol as "http:" | "https:"], signal }, resolve);
+        req.on("error", reject);
+        req.end();
+    });
+}
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -195,20 +209,20 @@ export async function open(url: string, opts: HttpOptions, extra: Record<string,
         const watched = dog.track(current, (err) => controller.abort(err));
         let res;
         try {
-            res = await request(target, { method: "GET", headers: sent, dispatcher: agent, signal: controller.signal });
+            res = await get(target, sent, controller.signal);
         } catch (err) {
             dog.untrack(watched);
             if (controller.signal.aborted) throw controller.signal.reason as Error;
             const code = (err as NodeJS.ErrnoException).code;
             throw code !== undefined && !(err as Error).message.includes(current) ? Object.assign(new Error(`${current}: ${code} ${(err as Error).message}`), { code }) : err;
         }
-        const body = res.body;
+        const body = res;
         // The watchdog, or an abandoned download, may destroy a body while nothing listens to it
         // (between reads, before the reader attaches): its 'error' must not be uncaught. Readers
         // still see the error: the async iterator throws it, the part reader gets it or 'close'.
         body.on("error", () => {});
         watched.abort = (err) => body.destroy(err);
-        const o: Opened = { status: res.statusCode, headers: res.headers, body, url: current, sent, watched };
+        const o: Opened = { status: res.statusCode ?? 0, headers: res.headers, body, url: current, sent, watched };
         const location = header(o, "location");
         if (o.status >= 300 && o.status < 400 && location !== undefined) {
             body.resume();

@@ -1,11 +1,12 @@
 // Range requests whose bodies land straight in the caller's buffer. The parts of a parallel
-// download are nearly all of its bytes: through undici each 64 KiB socket read is a new buffer,
-// copied into llhttp's wasm memory and then into the part; here the socket reads into the part
-// itself (net/tls `onread` with a buffer per read). Receiving 2 GiB over loopback in 8 MiB parts
-// on two connections took 1.6-2.9 CPU-seconds through undici and 0.6-0.8 this way.
+// download are nearly all of its bytes: through an HTTP client each 64 KiB socket read is a new
+// buffer, copied through the parser and then into the part (undici copies it into llhttp's wasm
+// memory, node:http into a new buffer); here the socket reads into the part itself (net/tls
+// `onread` with a buffer per read). Receiving 2 GiB over loopback in 8 MiB parts on two
+// connections took 1.6-2.9 CPU-seconds through undici and 0.6-0.8 this way.
 // It speaks only what a Range request to a file server or CDN needs: HTTP/1.1 keep-alive, a 206
 // framed by Content-Length. A response framed any other way is an UnsupportedResponse, and the
-// caller goes back to undici; metadata, redirects and single-stream bodies never come here.
+// caller goes back to node:http; metadata, redirects and single-stream bodies never come here.
 import * as net from "net";
 import * as tls from "tls";
 import { PermanentError } from "./http";

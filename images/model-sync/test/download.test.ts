@@ -182,14 +182,14 @@ describe("download engine against a loopback server", function () {
         expect(Date.now() - started).to.be.below(2500);
     });
 
-    it("reads the remaining parts through undici when a server frames them chunked", async () => {
+    it("reads the remaining parts through node:http when a server frames them chunked", async () => {
         up.chunkedRanges = true;
         const lines = new Lines();
         // One attempt: falling back is not a retry.
         const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts({ logger: createLogger(lines), attempts: 1 }));
         expect(got.sha256).to.equal(sha256(big));
         expect(fs.readFileSync(file()).equals(big)).to.equal(true);
-        const reasons = lines.lines.filter((l) => l.message === "reading the remaining parts through undici").map((l) => String(l.reason));
+        const reasons = lines.lines.filter((l) => l.message === "reading the remaining parts through node:http").map((l) => String(l.reason));
         expect(reasons).to.have.length.within(1, 4);
         for (const r of reasons) expect(r).to.match(/framed a 206 for 65536 bytes with Transfer-Encoding: chunked/);
     });
