@@ -2,7 +2,7 @@
 // file from a loopback server, beside `rclone copyurl`, `rclone copyurl && openssl dgst -sha256`
 // (a download plus the verification the sync also does) and `curl`, on the same server and file;
 // then an unchanged rerun. Prints wall times, ratios (peer time / sync time: ≥ 1 means the sync is
-// as fast), peak RSS, and the body bytes the rerun fetched.
+// as fast), the spread of the runs, CPU seconds, peak RSS, and the body bytes the rerun fetched.
 // BENCH_SIZE_MIB (2048) sets the file size, BENCH_RUNS (1) the interleaved rounds (medians shown).
 import { spawn, spawnSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
@@ -26,6 +26,8 @@ interface Sample {
     seconds: number;
     /** Peak RSS of the command (the largest process of a pipeline), in MB; undefined without GNU time. */
     rssMb?: number;
+    /** User + system CPU seconds of the command and its children; undefined without GNU time. */
+    cpuSeconds?: number;
     stdout: string;
 }
 
@@ -33,17 +35,20 @@ interface Sample {
 function timed(script: string, env: NodeJS.ProcessEnv = process.env): Sample {
     const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}`);
     const withTime = fs.existsSync(TIME);
-    const args = withTime ? [TIME, "-f", "%M", "-o", rssFile, "sh", "-c", script] : ["sh", "-c", script];
+    const args = withTime ? [TIME, "-f", "%M %U %S", "-o", rssFile, "sh", "-c", script] : ["sh", "-c", script];
     const t0 = process.hrtime.bigint();
     const res = spawnSync(args[0], args.slice(1), { env, encoding: "utf8", maxBuffer: 64 * MiB });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (res.status !== 0) throw new Error(`${script} failed (${res.status}): ${res.stderr}`);
     let rssMb: number | undefined;
+    let cpuSeconds: number | undefined;
     if (withTime) {
-        rssMb = Number(fs.readFileSync(rssFile, "utf8").trim().split("\n").pop()) / 1024;
+        const [kb, user, sys] = fs.readFileSync(rssFile, "utf8").trim().split("\n").pop()!.split(" ").map(Number);
+        rssMb = kb / 1024;
+        cpuSeconds = user + sys;
         fs.rmSync(rssFile, { force: true });
     }
-    return { seconds, rssMb, stdout: res.stdout };
+    return { seconds, rssMb, cpuSeconds, stdout: res.stdout };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -125,13 +130,17 @@ async function main(): Promise<void> {
         const sync = median(samples.get("sync")!.map((s) => s.seconds));
         const fmt = (n: number | undefined, d = 2) => (n === undefined ? "n/a" : n.toFixed(d));
         console.log(`\n${(SIZE / MiB).toFixed(0)} MiB over loopback, ${RUNS} round(s), ${os.cpus().length} cores; medians`);
-        console.log(`${"case".padEnd(42)} ${"seconds".padStart(8)} ${"peak RSS MB".padStart(12)} ${"peer/sync".padStart(10)}`);
+        // The spread and the CPU time show how much of a difference is this machine's noise.
+        console.log(`${"case".padEnd(42)} ${"seconds".padStart(8)} ${"min-max".padStart(11)} ${"CPU s".padStart(6)} ${"peak RSS MB".padStart(12)} ${"peer/sync".padStart(10)}`);
         for (const [name, s] of samples) {
-            const t = median(s.map((x) => x.seconds));
+            const times = s.map((x) => x.seconds);
+            const t = median(times);
             const rss = s.some((x) => x.rssMb === undefined) ? undefined : Math.max(...s.map((x) => x.rssMb!));
-            console.log(`${name.padEnd(42)} ${fmt(t).padStart(8)} ${fmt(rss, 0).padStart(12)} ${(name === "sync" ? "" : `${fmt(t / sync)}×`).padStart(10)}`);
+            const cpu = s.some((x) => x.cpuSeconds === undefined) ? undefined : median(s.map((x) => x.cpuSeconds!));
+            const spread = `${fmt(Math.min(...times))}-${fmt(Math.max(...times))}`;
+            console.log(`${name.padEnd(42)} ${fmt(t).padStart(8)} ${spread.padStart(11)} ${fmt(cpu).padStart(6)} ${fmt(rss, 0).padStart(12)} ${(name === "sync" ? "" : `${fmt(t / sync)}×`).padStart(10)}`);
         }
-        console.log(`${"sync, unchanged rerun".padEnd(42)} ${fmt(rerun.seconds).padStart(8)} ${fmt(rerun.rssMb, 0).padStart(12)}   body bytes fetched: ${rerunBytes}`);
+        console.log(`${"sync, unchanged rerun".padEnd(42)} ${fmt(rerun.seconds).padStart(8)} ${"".padStart(11)} ${fmt(rerun.cpuSeconds).padStart(6)} ${fmt(rerun.rssMb, 0).padStart(12)}   body bytes fetched: ${rerunBytes}`);
         console.log(`sha256 verified by the sync (manifest) and by openssl: ${digest}`);
     } finally {
         server.kill();
