@@ -120,6 +120,24 @@ describe("download engine against a loopback server", function () {
         expect(rangeRequests().length).to.equal(parts);
     });
 
+    it("never refills a part's buffer before the hasher is done with it", async () => {
+        // A hasher that lags (a busy machine): each part reaches it 30 ms late. The writer is done
+        // with a buffer first; a new part read into it then would change what is being hashed.
+        const threads = require("worker_threads") as Record<string, unknown>;
+        const restore = spy(threads, "Worker", (Worker) => function (this: unknown, ...args: unknown[]) {
+            const w = new (Worker as unknown as new (...a: unknown[]) => { postMessage: (m: unknown) => void })(...args);
+            const post = w.postMessage.bind(w);
+            w.postMessage = (m: unknown) => ((m as { slot?: number }).slot === undefined ? post(m) : void setTimeout(() => post(m), 30));
+            return w;
+        } as unknown as (...a: unknown[]) => unknown);
+        try {
+            const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
+            expect(got.sha256).to.equal(sha256(big));
+        } finally {
+            restore();
+        }
+    });
+
     it("retries only the part whose connection was reset", async () => {
         up.fault(`/files/big.bin#${3 * 64 * KiB}`, { kind: "reset", afterBytes: 1000 });
         const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
