@@ -207,22 +207,21 @@ export async function open(url: string, opts: HttpOptions, extra: Record<string,
         if (target.protocol !== "http:" && target.protocol !== "https:") throw new PermanentError(`unsupported URL ${current}`);
         const controller = new AbortController();
         const watched = dog.track(current, (err) => controller.abort(err));
-        let res;
+        let body: http.IncomingMessage;
         try {
-            res = await get(target, sent, controller.signal);
+            body = await get(target, sent, controller.signal);
         } catch (err) {
             dog.untrack(watched);
             if (controller.signal.aborted) throw controller.signal.reason as Error;
             const code = (err as NodeJS.ErrnoException).code;
             throw code !== undefined && !(err as Error).message.includes(current) ? Object.assign(new Error(`${current}: ${code} ${(err as Error).message}`), { code }) : err;
         }
-        const body = res;
         // The watchdog, or an abandoned download, may destroy a body while nothing listens to it
         // (between reads, before the reader attaches): its 'error' must not be uncaught. Readers
         // still see the error: the async iterator throws it, the part reader gets it or 'close'.
         body.on("error", () => {});
         watched.abort = (err) => body.destroy(err);
-        const o: Opened = { status: res.statusCode ?? 0, headers: res.headers, body, url: current, sent, watched };
+        const o: Opened = { status: body.statusCode ?? 0, headers: body.headers, body, url: current, sent, watched };
         const location = header(o, "location");
         if (o.status >= 300 && o.status < 400 && location !== undefined) {
             body.resume();
