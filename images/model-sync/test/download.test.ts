@@ -3,6 +3,8 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+// The module object itself (not a namespace copy), so a test can wrap its Worker.
+import workerThreads from "worker_threads";
 import { expect } from "chai";
 import { download, DownloadOptions } from "../src/download";
 import { createLogger } from "../src/log";
@@ -123,8 +125,7 @@ describe("download engine against a loopback server", function () {
     it("never refills a part's buffer before the hasher is done with it", async () => {
         // A hasher that lags (a busy machine): each part reaches it 30 ms late. The writer is done
         // with a buffer first; a new part read into it then would change what is being hashed.
-        const threads = require("worker_threads") as Record<string, unknown>;
-        const restore = spy(threads, "Worker", (Worker) => function (this: unknown, ...args: unknown[]) {
+        const restore = spy(workerThreads as unknown as Record<string, unknown>, "Worker", (Worker) => function (this: unknown, ...args: unknown[]) {
             const w = new (Worker as unknown as new (...a: unknown[]) => { postMessage: (m: unknown) => void })(...args);
             const post = w.postMessage.bind(w);
             w.postMessage = (m: unknown) => ((m as { slot?: number }).slot === undefined ? post(m) : void setTimeout(() => post(m), 30));
