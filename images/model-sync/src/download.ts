@@ -307,10 +307,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
         try {
             await conn.get({
                 headers: first.sent, start, end, into: slot,
-                check: (head) => {
-                    if (head.status >= 300 && head.status < 400 && head.headers.location !== undefined) return new UnsupportedResponse(`${first.url} redirected bytes ${start}-${end}`);
-                    return partError({ ...head, url: first.url, sent: first.sent }, start, end);
-                },
+                check: (head) => partError({ ...head, url: first.url, sent: first.sent }, start, end),
                 onRead: (n) => {
                     watched.seen++;
                     counted(n);

@@ -5,8 +5,9 @@
 // `onread` with a buffer per read). Receiving 2 GiB over loopback in 8 MiB parts on two
 // connections took 1.6-2.9 CPU-seconds through undici and 0.6-0.8 this way.
 // It speaks only what a Range request to a file server or CDN needs: HTTP/1.1 keep-alive, a 206
-// framed by Content-Length. A response framed any other way is an UnsupportedResponse, and the
-// caller goes back to node:http; metadata, redirects and single-stream bodies never come here.
+// framed by Content-Length. A redirect, or a response framed any other way, is an
+// UnsupportedResponse, and the caller goes back to node:http; metadata and single-stream bodies
+// never come here.
 import * as net from "net";
 import * as tls from "tls";
 import { PermanentError } from "./http";
@@ -17,7 +18,7 @@ export interface ResponseHead {
     headers: Record<string, string>;
 }
 
-/** A response this reader does not frame (chunked, no Content-Length, not HTTP/1.1). */
+/** A response this reader does not follow or frame (a redirect, chunked, no Content-Length, not HTTP/1.1). */
 export class UnsupportedResponse extends Error {}
 
 /** A connection the server had closed while it sat idle: nothing of the request was answered. */
@@ -38,7 +39,8 @@ export interface RangeRequest {
     /** Receives the body: exactly end - start + 1 bytes. */
     into: Buffer;
     /**
-     * Called with the response head before any body byte is read; an Error it returns fails the
+     * Called with the final response head (not an interim 1xx, not a redirect) before any body byte
+     * is read; an Error it returns fails the
      * request (and closes the connection: the body is never read). A 206 it accepts must carry a
      * Content-Length of exactly the range's size.
      */
@@ -191,6 +193,8 @@ export class RangeConnection {
                 this.headBytes = rest.length;
                 continue;
             }
+            // Redirects are followed (and Authorization dropped across origins) by http.ts alone.
+            if (code >= 300 && code < 400 && headers.location !== undefined) return this.destroy(new UnsupportedResponse(`${this.url} redirected bytes ${c.req.start}-${c.req.end}`));
             const refused = c.req.check({ status: code, headers });
             if (refused !== undefined) return this.destroy(refused);
             if (code !== 206) return this.destroy(new Error(`${this.url.origin} answered ${code} to a Range request`));

@@ -1,13 +1,12 @@
 // The Range reader that parallel downloads use for their parts, against real servers on loopback:
-// node's own HTTP server where the answer is ordinary, and a TCP server writing exact bytes where
-// the test is about framing the reader must refuse or hand back.
+// the fake upstream (node's HTTP server) where the answer is ordinary, and a TCP server writing
+// exact bytes where the test is about framing the reader must refuse or hand back.
 import { randomBytes } from "crypto";
-import * as http from "http";
-import * as https from "https";
 import * as net from "net";
 import type { AddressInfo } from "net";
 import { expect } from "chai";
 import { RangeConnection, RangeRequest, ResponseHead, UnsupportedResponse } from "../src/rangeConnection";
+import { FakeUpstream } from "./fakeUpstream";
 import { selfSignedCert } from "./tlsCert";
 
 const data = randomBytes(256 * 1024);
@@ -26,27 +25,6 @@ function rangeOf(start: number, end: number, extra: Partial<RangeRequest> = {}):
         ...extra,
     };
     return req;
-}
-
-/** node's HTTP server with Range support; counts the TCP connections it accepted. */
-async function rangeServer(configure: (s: http.Server) => void = () => {}): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
-    let connections = 0;
-    const server = http.createServer((req, res) => {
-        const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "")!;
-        const [start, end] = [Number(m[1]), Number(m[2])];
-        res.writeHead(206, { "Content-Length": end - start + 1, "Content-Range": `bytes ${start}-${end}/${data.length}` }).end(data.subarray(start, end + 1));
-    });
-    server.on("connection", () => connections++);
-    configure(server);
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    return {
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.bin`,
-        connections: () => connections,
-        close: () => new Promise((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-        }),
-    };
 }
 
 type Answer = Buffer | string | "close";
@@ -111,10 +89,18 @@ describe("Range reader", function () {
     afterEach(async () => {
         for (const x of open.splice(0).reverse()) await x.close();
     });
+    /** The fake upstream serving `data` as /files/model.bin, over https with `cert`. */
+    const upstream = async (cert?: { key: string; cert: string }) => {
+        const up = new FakeUpstream();
+        await up.start(cert);
+        track({ close: () => up.stop() });
+        up.urls.set("model.bin", data);
+        return { up, url: `${up.endpoint}/files/model.bin` };
+    };
 
     it("reads each range straight into its buffer, over one kept-alive connection", async () => {
-        const server = track(await rangeServer());
-        const conn = connect(server.url);
+        const { up, url } = await upstream();
+        const conn = connect(url);
         for (let start = 0; start < data.length; start += 64 * 1024) {
             const req = rangeOf(start, start + 64 * 1024 - 1);
             await conn.get(req);
@@ -122,7 +108,7 @@ describe("Range reader", function () {
             expect(req.reads).to.equal(64 * 1024);
             expect(req.heads[0].headers["content-range"]).to.equal(`bytes ${start}-${start + 64 * 1024 - 1}/${data.length}`);
         }
-        expect(server.connections()).to.equal(1);
+        expect(up.connectionsAccepted).to.equal(1);
     });
 
     it("asks again on a new connection when the server closed the kept one just as it was reused", async () => {
@@ -220,12 +206,20 @@ describe("Range reader", function () {
     });
 
     it("checks the server's certificate on https", async () => {
-        const cert = selfSignedCert();
-        const server = https.createServer({ key: cert.key, cert: cert.cert }, (_, res) => res.end());
-        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-        track({ close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))) });
-        const conn = connect(`https://localhost:${(server.address() as AddressInfo).port}/model.bin`);
+        const { up, url } = await upstream(selfSignedCert());
+        const conn = connect(url);
         const err = await conn.get(rangeOf(0, 99)).then(() => undefined, (e: Error) => e);
         expect(err?.message).to.match(/self[- ]signed certificate/);
+        expect(up.requests).to.deep.equal([]);
+    });
+
+    it("hands a redirect back as unsupported: only http.ts follows redirects, and drops Authorization across origins", async () => {
+        const server = track(await scriptedServer(() => "HTTP/1.1 302 Found\r\nLocation: https://elsewhere.example/model.bin\r\nContent-Length: 0\r\n\r\n"));
+        const conn = connect(server.url);
+        const req = rangeOf(0, 99);
+        const err = await conn.get(req).then(() => undefined, (e: Error) => e);
+        expect(err).to.be.instanceOf(UnsupportedResponse);
+        expect(err?.message).to.match(/redirected bytes 0-99/);
+        expect(req.heads, "the caller's check never sees a redirect").to.deep.equal([]);
     });
 });
