@@ -3,6 +3,7 @@
 // every stat, mkdir and listing is a GCS call.
 import { randomBytes } from "crypto";
 import * as fs from "fs";
+import fsModule from "fs";
 import * as os from "os";
 import * as path from "path";
 import { scanCacheDir } from "@huggingface/hub";
@@ -18,8 +19,7 @@ import { spy } from "./spy";
 
 // The module object itself (not the `import *` copy, whose properties are getters), so a spy set
 // here is what src/ calls.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const nodeFs = require("fs") as Record<string, unknown> & { promises: Record<string, unknown> };
+const nodeFs = fsModule as unknown as Record<string, unknown> & { promises: Record<string, unknown> };
 
 const REPO = "acme/tiny-embed";
 const HUB = "huggingface/hub/models--acme--tiny-embed";
