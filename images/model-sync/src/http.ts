@@ -9,7 +9,7 @@ import type { Logger } from "./log";
 export interface ParallelOptions {
     /** Files at least this large (or of unknown size) are fetched as parallel Range requests. */
     minSize: number;
-    /** Bytes per Range request; the unit of retry and of the in-order hash and write. */
+    /** Bytes per Range request, and per buffer of the window; a part retries on its own. */
     partSize: number;
     /** Range requests in flight per file. */
     connections: number;

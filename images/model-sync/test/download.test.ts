@@ -139,14 +139,58 @@ describe("download engine against a loopback server", function () {
         }
     });
 
-    it("retries only the part whose connection was reset", async () => {
+    it("retries only the part whose connection was reset, from the byte it stopped at", async () => {
         up.fault(`/files/big.bin#${3 * 64 * KiB}`, { kind: "reset", afterBytes: 1000 });
         const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
         expect(got.sha256).to.equal(sha256(big));
         expect(fs.readFileSync(file()).equals(big)).to.equal(true);
         const ranges = rangeRequests();
         expect(ranges.length).to.equal(parts + 1);
-        expect(ranges.filter((r) => r === `bytes=${3 * 64 * KiB}-${4 * 64 * KiB - 1}`).length).to.equal(2);
+        // The 1000 bytes that came are kept (they may already be hashed and written): only the rest is asked for.
+        expect(ranges.filter((r) => r === `bytes=${3 * 64 * KiB}-${4 * 64 * KiB - 1}`).length).to.equal(1);
+        expect(ranges.filter((r) => r === `bytes=${3 * 64 * KiB + 1000}-${4 * 64 * KiB - 1}`).length).to.equal(1);
+    });
+
+    it("hashes and writes a part's bytes as they arrive, before the whole part is in", async () => {
+        // One 4 MiB part stops for 300 ms after 2.5 MiB: the bytes before the stop must not wait for the rest.
+        const MiB = 1024 * KiB;
+        const data = randomBytes(9 * MiB);
+        up.urls.set("large.bin", data);
+        up.fault("/files/large.bin#0", { kind: "stall", afterBytes: 2.5 * MiB, ms: 300 });
+        let received = 0;
+        const hashedBefore: number[] = [];
+        const restore = spy(workerThreads as unknown as Record<string, unknown>, "Worker", (Worker) => function (this: unknown, ...args: unknown[]) {
+            const w = new (Worker as unknown as new (...a: unknown[]) => { postMessage: (m: unknown) => void })(...args);
+            const post = w.postMessage.bind(w);
+            w.postMessage = (m: unknown) => {
+                if ((m as { slot?: number }).slot !== undefined) hashedBefore.push(received);
+                post(m);
+            };
+            return w;
+        } as unknown as (...a: unknown[]) => unknown);
+        const writtenBefore: number[] = [];
+        try {
+            const got = await download(`${up.endpoint}/files/large.bin`, file(), { sha256: sha256(data) }, opts({
+                parallel: { minSize: 1, partSize: 4 * MiB, connections: 1 },
+                onBytes: (n) => (received += n),
+                onWrite: (offset, length) => {
+                    writes.push([offset, length]);
+                    writtenBefore.push(received);
+                },
+            }));
+            expect(got.sha256).to.equal(sha256(data));
+        } finally {
+            restore();
+        }
+        expect(fs.readFileSync(file()).equals(data)).to.equal(true);
+        // The first write and the first hash run were issued while the first part was still short of its 4 MiB.
+        expect(writes[0][0]).to.equal(0);
+        expect(writes[0][1]).to.be.within(1 * MiB, 2.5 * MiB);
+        expect(writtenBefore[0]).to.be.below(4 * MiB);
+        expect(hashedBefore[0]).to.be.below(4 * MiB);
+        // Still one sequential writer: each write starts where the last one ended.
+        for (let k = 1; k < writes.length; k++) expect(writes[k][0]).to.equal(writes[k - 1][0] + writes[k - 1][1]);
+        expect(writes.at(-1)![0] + writes.at(-1)![1]).to.equal(data.length);
     });
 
     // Another file of the model failed: the download is abandoned at whatever point it has reached,
@@ -197,7 +241,9 @@ describe("download engine against a loopback server", function () {
         const started = Date.now();
         const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts({ timeoutSeconds: 0.3 }));
         expect(got.sha256).to.equal(sha256(big));
-        expect(rangeRequests().filter((r) => r === `bytes=${5 * 64 * KiB}-${6 * 64 * KiB - 1}`).length).to.equal(2);
+        // Asked again for what it lacked: the 1000 bytes before the silence are kept.
+        expect(rangeRequests().filter((r) => r === `bytes=${5 * 64 * KiB}-${6 * 64 * KiB - 1}`).length).to.equal(1);
+        expect(rangeRequests().filter((r) => r === `bytes=${5 * 64 * KiB + 1000}-${6 * 64 * KiB - 1}`).length).to.equal(1);
         expect(Date.now() - started).to.be.below(2500);
     });
 
