@@ -85,8 +85,8 @@ class Digests {
 }
 
 // Hashing runs beside the network and the writes: sha256 (~1.5 GB/s) would otherwise be the
-// main thread's largest cost. The part buffers are shared memory the worker reads in place: a
-// part is written and hashed at once, and nothing is copied or transferred per part (moving
+// main thread's largest cost. The part buffers are shared memory the worker reads in place: the
+// same runs of bytes are written and hashed at once, and nothing is copied or transferred (moving
 // 8 MiB buffers back and forth registered 2 GiB of new external memory per 2 GiB file, and V8
 // answered with full garbage collections: 0.4 s of the main thread's time).
 const HASH_WORKER = `
@@ -108,7 +108,7 @@ parentPort.on("message", (m) => {
 });
 `;
 
-/** One hasher on a worker thread, fed parts of shared buffers strictly in file order. */
+/** One hasher on a worker thread, fed runs of shared buffers strictly in file order. */
 class HashWorker {
     private readonly worker = new Worker(HASH_WORKER, { eval: true });
     private readonly waiting: { resolve: (v: string[] | number) => void; reject: (e: Error) => void }[] = [];
@@ -280,6 +280,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
     const partStart = (i: number) => i * par.partSize;
     /** Exclusive. */
     const partEnd = (i: number) => Math.min(total, partStart(i) + par.partSize);
+    const partLength = (i: number) => partEnd(i) - partStart(i);
     /** Bytes of each part in its buffer so far. */
     const arrived = new Array<number>(parts).fill(0);
     const hasher = new HashWorker(first.url, expect, total, slots);
@@ -364,7 +365,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
             throw res.errored ?? new Error(`connection closed early by ${o.url}`);
         }
         live.add(o);
-        const watched = o.watched;
+        const { watched } = o;
         let got = 0;
         try {
             // Plain 'data' events: an async iterator costs a promise per 64 KiB chunk.
@@ -382,13 +383,13 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
             });
         } finally {
             live.delete(o);
-            dog.untrack(o.watched);
+            dog.untrack(watched);
         }
         if (got !== into.length) throw new Error(`truncated body from ${o.url}: ${got} of ${into.length} bytes for bytes ${start}-${end}`);
     };
 
     const fetchPart = (i: number): Promise<void> => {
-        const slot = Buffer.from(slots[i % window], 0, partEnd(i) - partStart(i));
+        const slot = Buffer.from(slots[i % window], 0, partLength(i));
         return withRetries(`${first.url} bytes ${partStart(i)}-${partEnd(i) - 1}`, opts, async () => {
             if (stopped) throw new PermanentError(`${first.url}: download abandoned`);
             // A retry asks only for the bytes the last attempt did not bring: those it did may
@@ -434,7 +435,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
             };
             /** The next run at file offset `from`: within one part, STREAM_BYTES or more unless it ends the part. */
             const nextRun = (from: number): { slot: number; offset: number; length: number } | undefined => {
-                while (head < parts && arrived[head] === partEnd(head) - partStart(head)) head++;
+                while (head < parts && arrived[head] === partLength(head)) head++;
                 const contiguous = head === parts ? total : partStart(head) + arrived[head];
                 const i = Math.floor(from / par.partSize);
                 const stop = Math.min(contiguous, partEnd(i));
