@@ -18,6 +18,19 @@ import { selfSignedCert } from "./tlsCert";
 const logger = createLogger(fs.createWriteStream("/dev/null"));
 const KiB = 1024;
 
+/**
+ * Until the returned restore is called, every message that hands the hash worker a run of a part
+ * (those with a `slot`) goes through `deliver(post)` instead of straight to the worker.
+ */
+function interceptHashRuns(deliver: (post: () => void) => void): () => void {
+    return spy(workerThreads as unknown as Record<string, unknown>, "Worker", (Worker) => function (this: unknown, ...args: unknown[]) {
+        const w = new (Worker as unknown as new (...a: unknown[]) => { postMessage: (m: unknown) => void })(...args);
+        const post = w.postMessage.bind(w);
+        w.postMessage = (m: unknown) => ((m as { slot?: number }).slot === undefined ? post(m) : deliver(() => post(m)));
+        return w;
+    } as unknown as (...a: unknown[]) => unknown);
+}
+
 describe("downloads from the Hub", function () {
     this.timeout(30000);
     let hub: FakeUpstream;
@@ -125,12 +138,7 @@ describe("download engine against a loopback server", function () {
     it("never refills a part's buffer before the hasher is done with it", async () => {
         // A hasher that lags (a busy machine): each part reaches it 30 ms late. The writer is done
         // with a buffer first; a new part read into it then would change what is being hashed.
-        const restore = spy(workerThreads as unknown as Record<string, unknown>, "Worker", (Worker) => function (this: unknown, ...args: unknown[]) {
-            const w = new (Worker as unknown as new (...a: unknown[]) => { postMessage: (m: unknown) => void })(...args);
-            const post = w.postMessage.bind(w);
-            w.postMessage = (m: unknown) => ((m as { slot?: number }).slot === undefined ? post(m) : void setTimeout(() => post(m), 30));
-            return w;
-        } as unknown as (...a: unknown[]) => unknown);
+        const restore = interceptHashRuns((post) => void setTimeout(post, 30));
         try {
             const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
             expect(got.sha256).to.equal(sha256(big));
@@ -159,15 +167,10 @@ describe("download engine against a loopback server", function () {
         up.fault("/files/large.bin#0", { kind: "stall", afterBytes: 2.5 * MiB, ms: 300 });
         let received = 0;
         const hashedBefore: number[] = [];
-        const restore = spy(workerThreads as unknown as Record<string, unknown>, "Worker", (Worker) => function (this: unknown, ...args: unknown[]) {
-            const w = new (Worker as unknown as new (...a: unknown[]) => { postMessage: (m: unknown) => void })(...args);
-            const post = w.postMessage.bind(w);
-            w.postMessage = (m: unknown) => {
-                if ((m as { slot?: number }).slot !== undefined) hashedBefore.push(received);
-                post(m);
-            };
-            return w;
-        } as unknown as (...a: unknown[]) => unknown);
+        const restore = interceptHashRuns((post) => {
+            hashedBefore.push(received);
+            post();
+        });
         const writtenBefore: number[] = [];
         try {
             const got = await download(`${up.endpoint}/files/large.bin`, file(), { sha256: sha256(data) }, opts({
