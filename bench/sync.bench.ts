@@ -2,7 +2,8 @@
 // file from a loopback server, beside `rclone copyurl`, `rclone copyurl && openssl dgst -sha256`
 // (a download plus the verification the sync also does) and `curl`, on the same server and file;
 // then an unchanged rerun. Prints wall times, ratios (peer time / sync time: ≥ 1 means the sync is
-// as fast), the spread of the runs, CPU seconds, peak RSS, and the body bytes the rerun fetched.
+// as fast), the spread of the runs, CPU seconds of each case and of the server serving it, peak
+// RSS, and the body bytes the rerun fetched.
 // BENCH_SIZE_MIB (2048) sets the file size, BENCH_RUNS (1) the interleaved rounds (medians shown).
 import { spawn, spawnSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
@@ -28,6 +29,8 @@ interface Sample {
     rssMb?: number;
     /** User + system CPU seconds of the command and its children; undefined without GNU time. */
     cpuSeconds?: number;
+    /** CPU seconds the file server spent during the command: it shares the cores. */
+    serverCpuSeconds?: number;
     stdout: string;
 }
 
@@ -52,6 +55,8 @@ function timed(script: string, env: NodeJS.ProcessEnv = process.env): Sample {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The median CPU seconds of a case's samples; undefined without GNU time. */
+const cpuOf = (s: Sample[]) => (s.some((x) => x.cpuSeconds === undefined) ? undefined : median(s.map((x) => x.cpuSeconds!)));
 
 async function main(): Promise<void> {
     if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm --prefix images/model-sync run build\``);
@@ -81,6 +86,13 @@ async function main(): Promise<void> {
         });
         const url = `http://127.0.0.1:${port}/model.bin`;
         const served = async () => Number(await (await fetch(`http://127.0.0.1:${port}/__bytes`)).text());
+        const serverCpu = async () => Number(await (await fetch(`http://127.0.0.1:${port}/__cpu`)).text());
+        /** Times `script` and the server CPU it cost. */
+        const measured = async (script: string, env?: NodeJS.ProcessEnv): Promise<Sample> => {
+            const before = await serverCpu();
+            const s = timed(script, env);
+            return { ...s, serverCpuSeconds: (await serverCpu()) - before };
+        };
 
         const models = path.join(tmp, "models.json");
         fs.writeFileSync(models, JSON.stringify([{ name: "bench", source: "url", url, sha256: digest, path: "model.bin" }]));
@@ -103,44 +115,54 @@ async function main(): Promise<void> {
         // Every case writes the file to disk: flush the previous one's dirty pages (untimed) so its
         // writeback does not land on the next case.
         const flush = () => spawnSync("sync");
-        const syncCold = () => {
+        const syncCold = async () => {
             fs.rmSync(cache, { recursive: true, force: true });
             flush();
-            samples.get("sync")!.push(timed(syncCmd, syncEnv));
+            samples.get("sync")!.push(await measured(syncCmd, syncEnv));
             const manifest = JSON.parse(fs.readFileSync(path.join(cache, "manifest.json"), "utf8")) as { models: { files: { sha256: string }[] }[] };
             if (manifest.models[0].files[0].sha256 !== digest) throw new Error("the sync published a different sha256");
         };
-        const cases = [syncCold, ...present.map((p) => () => {
+        const cases = [syncCold, ...present.map((p) => async () => {
             flush();
-            const s = timed(p.script);
+            const s = await measured(p.script);
             if (p.script.includes("openssl") && !s.stdout.startsWith(digest)) throw new Error(`${p.name}: digest differs`);
             samples.get(p.name)!.push(s);
             fs.rmSync(out, { force: true });
         })];
         for (let round = 0; round < RUNS; round++) {
             // Interleaved and rotated, so noise from other work and the page cache hits every case alike.
-            for (let k = 0; k < cases.length; k++) cases[(k + round) % cases.length]();
+            for (let k = 0; k < cases.length; k++) await cases[(k + round) % cases.length]();
         }
         // The unchanged rerun, on the cache the last cold sync left.
         flush();
         const before = await served();
-        const rerun = timed(syncCmd, syncEnv);
+        const rerun = await measured(syncCmd, syncEnv);
         const rerunBytes = (await served()) - before;
 
         const sync = median(samples.get("sync")!.map((s) => s.seconds));
         const fmt = (n: number | undefined, d = 2) => (n === undefined ? "n/a" : n.toFixed(d));
         console.log(`\n${(SIZE / MiB).toFixed(0)} MiB over loopback, ${RUNS} round(s), ${os.cpus().length} cores; medians`);
         // The spread and the CPU time show how much of a difference is this machine's noise.
-        console.log(`${"case".padEnd(42)} ${"seconds".padStart(8)} ${"min-max".padStart(11)} ${"CPU s".padStart(6)} ${"peak RSS MB".padStart(12)} ${"peer/sync".padStart(10)}`);
+        console.log(`${"case".padEnd(42)} ${"seconds".padStart(8)} ${"min-max".padStart(11)} ${"CPU s".padStart(6)} ${"server".padStart(7)} ${"peak RSS MB".padStart(12)} ${"peer/sync".padStart(10)}`);
         for (const [name, s] of samples) {
             const times = s.map((x) => x.seconds);
             const t = median(times);
             const rss = s.some((x) => x.rssMb === undefined) ? undefined : Math.max(...s.map((x) => x.rssMb!));
-            const cpu = s.some((x) => x.cpuSeconds === undefined) ? undefined : median(s.map((x) => x.cpuSeconds!));
+            const cpu = cpuOf(s);
             const spread = `${fmt(Math.min(...times))}-${fmt(Math.max(...times))}`;
-            console.log(`${name.padEnd(42)} ${fmt(t).padStart(8)} ${spread.padStart(11)} ${fmt(cpu).padStart(6)} ${fmt(rss, 0).padStart(12)} ${(name === "sync" ? "" : `${fmt(t / sync)}×`).padStart(10)}`);
+            console.log(`${name.padEnd(42)} ${fmt(t).padStart(8)} ${spread.padStart(11)} ${fmt(cpu).padStart(6)} ${fmt(median(s.map((x) => x.serverCpuSeconds!))).padStart(7)} ${fmt(rss, 0).padStart(12)} ${(name === "sync" ? "" : `${fmt(t / sync)}×`).padStart(10)}`);
         }
-        console.log(`${"sync, unchanged rerun".padEnd(42)} ${fmt(rerun.seconds).padStart(8)} ${"".padStart(11)} ${fmt(rerun.cpuSeconds).padStart(6)} ${fmt(rerun.rssMb, 0).padStart(12)}   body bytes fetched: ${rerunBytes}`);
+        console.log(`${"sync, unchanged rerun".padEnd(42)} ${fmt(rerun.seconds).padStart(8)} ${"".padStart(11)} ${fmt(rerun.cpuSeconds).padStart(6)} ${fmt(rerun.serverCpuSeconds).padStart(7)} ${fmt(rerun.rssMb, 0).padStart(12)}   body bytes fetched: ${rerunBytes}`);
+        // What the cores allow a verifying download: the CPU time a download plus its sha256 took
+        // (client and server, which share the cores), spread perfectly over every core.
+        const verified = samples.get("rclone copyurl && openssl dgst -sha256");
+        const raw = samples.get("rclone copyurl");
+        const verifiedCpu = verified === undefined ? undefined : cpuOf(verified);
+        if (verified !== undefined && raw !== undefined && verifiedCpu !== undefined) {
+            const bound = (verifiedCpu + median(verified.map((x) => x.serverCpuSeconds!))) / os.cpus().length;
+            const rawTime = median(raw.map((x) => x.seconds));
+            console.log(`rclone && openssl's CPU time (client + server) spread over ${os.cpus().length} cores: ${fmt(bound)} s, ${fmt(rawTime / bound)}× raw rclone's time`);
+        }
         console.log(`sha256 verified by the sync (manifest) and by openssl: ${digest}`);
     } finally {
         server.kill();
