@@ -4,7 +4,9 @@
 // then an unchanged rerun. Prints wall times, ratios (peer time / sync time: ≥ 1 means the sync is
 // as fast), the spread of the runs, CPU seconds of each case and of the server serving it, peak
 // RSS, and the body bytes the rerun fetched.
-// BENCH_SIZE_MIB (2048) sets the file size, BENCH_RUNS (1) the interleaved rounds (medians shown).
+// BENCH_SIZE_MIB (2048) sets the file size, BENCH_RUNS (1) the interleaved rounds (medians shown),
+// BENCH_NODE (`node` on PATH) the node binary that runs the sync: the image runs the major in its
+// Dockerfile's NODE_IMAGE, which this machine may not have (README: how to fetch it from npm).
 import { spawn, spawnSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
@@ -18,6 +20,7 @@ const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 2048) * MiB;
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 const TIME = "/usr/bin/time";
+const NODE = process.env.BENCH_NODE ?? "node";
 
 function has(program: string): boolean {
     return spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0;
@@ -60,6 +63,8 @@ const cpuOf = (s: Sample[]) => (s.some((x) => x.cpuSeconds === undefined) ? unde
 
 async function main(): Promise<void> {
     if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm --prefix images/model-sync run build\``);
+    const nodeVersion = spawnSync(NODE, ["--version"], { encoding: "utf8" });
+    if (nodeVersion.status !== 0) throw new Error(`BENCH_NODE=${NODE} does not run: ${nodeVersion.error?.message ?? nodeVersion.stderr}`);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-sync-"));
     const server = { kill: () => {} } as { kill: () => void };
     try {
@@ -99,7 +104,7 @@ async function main(): Promise<void> {
         const cache = path.join(tmp, "cache");
         const out = path.join(tmp, "out.bin");
         const syncEnv = { ...process.env, LOG_LEVEL: "warn" };
-        const syncCmd = `node ${CLI} --models ${models} --dest ${cache}`;
+        const syncCmd = `${NODE} ${CLI} --models ${models} --dest ${cache}`;
 
         const peers: { name: string; script: string; needs: string[] }[] = [
             { name: "rclone copyurl", script: `rclone --config /dev/null copyurl ${url} ${out}`, needs: ["rclone"] },
@@ -141,7 +146,7 @@ async function main(): Promise<void> {
 
         const sync = median(samples.get("sync")!.map((s) => s.seconds));
         const fmt = (n: number | undefined, d = 2) => (n === undefined ? "n/a" : n.toFixed(d));
-        console.log(`\n${(SIZE / MiB).toFixed(0)} MiB over loopback, ${RUNS} round(s), ${os.cpus().length} cores; medians`);
+        console.log(`\n${(SIZE / MiB).toFixed(0)} MiB over loopback, ${RUNS} round(s), ${os.cpus().length} cores, the sync on node ${nodeVersion.stdout.trim()}; medians`);
         // The spread and the CPU time show how much of a difference is this machine's noise.
         console.log(`${"case".padEnd(42)} ${"seconds".padStart(8)} ${"min-max".padStart(11)} ${"CPU s".padStart(6)} ${"server".padStart(7)} ${"peak RSS MB".padStart(12)} ${"peer/sync".padStart(10)}`);
         for (const [name, s] of samples) {
