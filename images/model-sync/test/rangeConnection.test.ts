@@ -186,6 +186,17 @@ describe("Range reader", function () {
         expect(err?.message).to.match(/sent 17 bytes past the end of bytes 0-99/);
     });
 
+    it("refuses a response head that never ends, once it passes 64 KiB, without waiting for more", async () => {
+        // Header lines arriving in many reads, with no blank line to end them.
+        const lines = Array.from({ length: 80 }, (_, k) => `X-Filler-${k}: ${"a".repeat(1000)}\r\n`);
+        const server = track(await scriptedServer(() => ["HTTP/1.1 206 Partial Content\r\n", ...lines]));
+        const conn = connect(server.url);
+        const req = rangeOf(0, 99);
+        const err = await conn.get(req).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/a response head larger than 65536 bytes/);
+        expect(req.heads).to.deep.equal([]);
+    });
+
     it("gives the head to the caller's check before reading the body, and fails with its error", async () => {
         const server = track(await scriptedServer(() => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nX-Error-Code: Busy\r\n\r\nbusy"));
         const conn = connect(server.url);
