@@ -25,6 +25,7 @@ export class UnsupportedResponse extends Error {}
 class StaleConnection extends Error {}
 
 const HEAD_LIMIT = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 // Header names are tokens; values may not carry CR, LF or NUL (RFC 9110 5.5): a value that did
 // could smuggle a second request onto the connection.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -58,8 +59,8 @@ export class RangeConnection {
     /** Set by destroy(): no request is sent after it (an abort must not be outlived by a retry). */
     private ended?: Error;
     private readonly headBuffer = Buffer.allocUnsafe(16 * 1024);
-    private head: Buffer[] = [];
-    private headBytes = 0;
+    /** The bytes of the response head received so far. */
+    private head = EMPTY;
     /** What the next socket read is for: a response head, a body, or nothing (idle). */
     private state: "idle" | "head" | "body" = "idle";
     private current?: {
@@ -109,8 +110,7 @@ export class RangeConnection {
         if (req.into.length !== want) return Promise.reject(new Error(`a buffer of ${req.into.length} bytes for bytes ${req.start}-${req.end}`));
         return new Promise<void>((resolve, reject) => {
             this.current = { req, got: 0, want, reused: this.socket !== undefined, answered: false, keepAlive: true, resolve, reject };
-            this.head = [];
-            this.headBytes = 0;
+            this.head = EMPTY;
             this.state = "head";
             (this.socket ?? this.connect()).write(`${lines.join("\r\n")}\r\n\r\n`);
         });
@@ -159,19 +159,17 @@ export class RangeConnection {
             if (c.got === c.want) this.finish();
             return;
         }
-        this.head.push(Buffer.from(this.headBuffer.subarray(0, n)));
-        this.headBytes += n;
+        this.head = Buffer.concat([this.head, this.headBuffer.subarray(0, n)]);
         this.parseHead();
     }
 
     private parseHead(): void {
         const c = this.current!;
         for (;;) {
-            const all = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head);
-            this.head = [all];
+            const all = this.head;
             const end = all.indexOf("\r\n\r\n");
             if (end < 0) {
-                if (this.headBytes > HEAD_LIMIT) this.destroy(new Error(`${this.url.origin}: a response head larger than ${HEAD_LIMIT} bytes`));
+                if (all.length > HEAD_LIMIT) this.destroy(new Error(`${this.url.origin}: a response head larger than ${HEAD_LIMIT} bytes`));
                 return;
             }
             const [statusLine, ...fields] = all.subarray(0, end).toString("latin1").split("\r\n");
@@ -189,8 +187,7 @@ export class RangeConnection {
             const code = Number(status[2]);
             if (code >= 100 && code < 200) {
                 // An interim response (100 Continue, 103 Early Hints): the real one follows.
-                this.head = [rest];
-                this.headBytes = rest.length;
+                this.head = rest;
                 continue;
             }
             // Redirects are followed (and Authorization dropped across origins) by http.ts alone.
@@ -206,8 +203,7 @@ export class RangeConnection {
             if (rest.length > c.want) return this.destroy(new Error(`${this.url.origin} sent ${rest.length - c.want} bytes past the end of bytes ${c.req.start}-${c.req.end}`));
             rest.copy(c.req.into, 0);
             c.got = rest.length;
-            this.head = [];
-            this.headBytes = 0;
+            this.head = EMPTY;
             this.state = "body";
             if (rest.length > 0) c.req.onRead(rest.length);
             if (c.got === c.want) this.finish();
