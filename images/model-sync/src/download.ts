@@ -299,6 +299,13 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
     const target = new URL(first.url);
     const idle: RangeConnection[] = [];
     const connections = new Set<RangeConnection>();
+    /** Stops every part: no request after this, and the ones in flight fail (with `err`, if given). */
+    const stopParts = (err?: Error) => {
+        stopped = true;
+        for (const o of live) o.body.destroy();
+        for (const c of connections) c.destroy(err);
+        probe?.body.destroy();
+    };
 
     /** Why a part's answer is not the range asked for, if it is not. */
     const partError = (a: Answer, start: number, end: number): Error | undefined => {
@@ -428,9 +435,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
             const fail = (err: unknown) => {
                 if (failed) return;
                 failed = true;
-                stopped = true;
-                for (const o of live) o.body.destroy();
-                for (const c of connections) c.destroy(err as Error);
+                stopParts(err as Error);
                 reject(err as Error);
             };
             /** The next run at file offset `from`: within one part, STREAM_BYTES or more unless it ends the part. */
@@ -478,10 +483,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
         });
         return await hasher.finish();
     } finally {
-        stopped = true;
-        for (const o of live) o.body.destroy();
-        for (const c of connections) c.destroy();
-        probe?.body.destroy();
+        stopParts();
         await hasher.stop();
         await fh.close();
     }
