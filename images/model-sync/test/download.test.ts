@@ -196,6 +196,17 @@ describe("download engine against a loopback server", function () {
         expect(writes.at(-1)![0] + writes.at(-1)![1]).to.equal(data.length);
     });
 
+    it("closes the connections of the parts still in flight once another part fails for good", async () => {
+        // Part 1 goes quiet for 10 s; part 2 is refused (404, not retried). The failure must not wait for part 1.
+        up.fault(`/files/big.bin#${64 * KiB}`, { kind: "stall", afterBytes: 1000, ms: 10_000 });
+        up.fault(`/files/big.bin#${2 * 64 * KiB}`, { kind: "status", code: 404 });
+        const err = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts()).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/404/);
+        const deadline = Date.now() + 1000;
+        while (up.rangesOpen > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        expect(up.rangesOpen, "ranges the server is still sending").to.equal(0);
+    });
+
     // Another file of the model failed: the download is abandoned at whatever point it has reached,
     // and must end in an error, not an uncaught one from a body nobody listens to, and not a hang.
     for (const [how, parallel] of [["one stream", { minSize: 1e9 }], ["parallel parts", { minSize: 1, partSize: 64 * KiB, connections: 4 }]] as const) {
