@@ -7,11 +7,12 @@
 // BENCH_SIZE_MIB (2048) sets the file size, BENCH_RUNS (1) the interleaved rounds (medians shown),
 // BENCH_NODE (`node` on PATH) the node binary that runs the sync: the image runs the major in its
 // Dockerfile's NODE_IMAGE, which this machine may not have (README: how to fetch it from npm).
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { startFileServer } from "./startFileServer";
 
 const ROOT = path.resolve(__dirname, "..");
 const PKG = path.join(ROOT, "images/model-sync");
@@ -60,6 +61,8 @@ function timed(script: string, env: NodeJS.ProcessEnv = process.env): Sample {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 /** The median CPU seconds of a case's samples; undefined without GNU time. */
 const cpuOf = (s: Sample[]) => (s.some((x) => x.cpuSeconds === undefined) ? undefined : median(s.map((x) => x.cpuSeconds!)));
+/** The median CPU seconds the server spent on a case's samples. */
+const serverCpuOf = (s: Sample[]) => median(s.map((x) => x.serverCpuSeconds!));
 
 async function main(): Promise<void> {
     if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm --prefix images/model-sync run build\``);
@@ -83,15 +86,11 @@ async function main(): Promise<void> {
         fs.closeSync(fd);
         const digest = hash.digest("hex");
 
-        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "fileServer.ts"), data], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
-        server.kill = () => child.kill();
-        const port = await new Promise<string>((resolve, reject) => {
-            child.stdout.once("data", (b: Buffer) => resolve(b.toString().trim()));
-            child.once("exit", (code) => reject(new Error(`file server exited (${code})`)));
-        });
-        const url = `http://127.0.0.1:${port}/model.bin`;
-        const served = async () => Number(await (await fetch(`http://127.0.0.1:${port}/__bytes`)).text());
-        const serverCpu = async () => Number(await (await fetch(`http://127.0.0.1:${port}/__cpu`)).text());
+        const { base, kill } = await startFileServer(data);
+        server.kill = kill;
+        const url = `${base}/model.bin`;
+        const served = async () => Number(await (await fetch(`${base}/__bytes`)).text());
+        const serverCpu = async () => Number(await (await fetch(`${base}/__cpu`)).text());
         /** Times `script` and the server CPU it cost. */
         const measured = async (script: string, env?: NodeJS.ProcessEnv): Promise<Sample> => {
             const before = await serverCpu();
@@ -155,7 +154,7 @@ async function main(): Promise<void> {
             const rss = s.some((x) => x.rssMb === undefined) ? undefined : Math.max(...s.map((x) => x.rssMb!));
             const cpu = cpuOf(s);
             const spread = `${fmt(Math.min(...times))}-${fmt(Math.max(...times))}`;
-            console.log(`${name.padEnd(42)} ${fmt(t).padStart(8)} ${spread.padStart(11)} ${fmt(cpu).padStart(6)} ${fmt(median(s.map((x) => x.serverCpuSeconds!))).padStart(7)} ${fmt(rss, 0).padStart(12)} ${(name === "sync" ? "" : `${fmt(t / sync)}×`).padStart(10)}`);
+            console.log(`${name.padEnd(42)} ${fmt(t).padStart(8)} ${spread.padStart(11)} ${fmt(cpu).padStart(6)} ${fmt(serverCpuOf(s)).padStart(7)} ${fmt(rss, 0).padStart(12)} ${(name === "sync" ? "" : `${fmt(t / sync)}×`).padStart(10)}`);
         }
         console.log(`${"sync, unchanged rerun".padEnd(42)} ${fmt(rerun.seconds).padStart(8)} ${"".padStart(11)} ${fmt(rerun.cpuSeconds).padStart(6)} ${fmt(rerun.serverCpuSeconds).padStart(7)} ${fmt(rerun.rssMb, 0).padStart(12)}   body bytes fetched: ${rerunBytes}`);
         // What the cores allow a verifying download: the CPU time a download plus its sha256 took
@@ -164,7 +163,7 @@ async function main(): Promise<void> {
         const raw = samples.get("rclone copyurl");
         const verifiedCpu = verified === undefined ? undefined : cpuOf(verified);
         if (verified !== undefined && raw !== undefined && verifiedCpu !== undefined) {
-            const bound = (verifiedCpu + median(verified.map((x) => x.serverCpuSeconds!))) / os.cpus().length;
+            const bound = (verifiedCpu + serverCpuOf(verified)) / os.cpus().length;
             const rawTime = median(raw.map((x) => x.seconds));
             console.log(`bound: rclone && openssl's CPU time (client + server) over ${os.cpus().length} cores = ${fmt(bound)} s; raw rclone / bound = ${fmt(rawTime / bound)}×, the best peer/sync against raw rclone a verifying download can show here`);
         }

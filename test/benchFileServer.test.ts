@@ -2,15 +2,14 @@
 // read into again while the socket still holds it would serve another range's bytes, and every
 // bench figure would time a corrupt download. The server runs as the bench runs it: a real process
 // on loopback.
-import { ChildProcess, spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { expect } from "chai";
+import { FileServer, startFileServer } from "../bench/startFileServer";
 
-const ROOT = path.resolve(__dirname, "..");
 const MiB = 1024 * 1024;
 
 interface Reply {
@@ -44,23 +43,19 @@ describe("bench file server", function () {
     this.timeout(60_000);
     let dir: string;
     let data: Buffer;
-    let child: ChildProcess;
+    let server: FileServer | undefined;
     let base: string;
 
     before(async () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-server-"));
         data = randomBytes(24 * MiB + 12345);
         fs.writeFileSync(path.join(dir, "model.bin"), data);
-        child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "bench/fileServer.ts"), dir], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
-        const port = await new Promise<string>((resolve, reject) => {
-            child.stdout!.once("data", (b: Buffer) => resolve(b.toString().trim()));
-            child.once("exit", (code) => reject(new Error(`file server exited (${code})`)));
-        });
-        base = `http://127.0.0.1:${port}`;
+        server = await startFileServer(dir);
+        base = server.base;
     });
 
     after(() => {
-        child.kill();
+        server?.kill();
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
