@@ -170,6 +170,16 @@ async function writeAll(fh: fs.promises.FileHandle, chunks: Buffer[], position: 
     if (written !== total) throw new Error(`short write at ${position}: ${written} of ${total} bytes`);
 }
 
+/** Logs a large file's progress at most every 10 s: call it with the bytes received so far. */
+function progressLog(opts: DownloadOptions, file: string, total: number | undefined): (bytes: number) => void {
+    let last = Date.now();
+    return (bytes) => {
+        if (Date.now() - last <= 10_000) return;
+        last = Date.now();
+        opts.logger.info({ model: opts.label, file, bytes, total }, "downloading");
+    };
+}
+
 function contentRange(o: Pick<Answer, "headers">): { start: number; end: number; total: number } | undefined {
     const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header(o, "content-range") ?? "");
     return m === null ? undefined : { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) };
@@ -229,7 +239,7 @@ async function single(o: Opened, dest: string, expect: Expectation, opts: Downlo
         let position = 0;
         let pending: Promise<void> = Promise.resolve();
         let received = 0;
-        let lastProgress = Date.now();
+        const progress = progressLog(opts, o.url, expect.size ?? declared);
         for await (const chunk of o.body as AsyncIterable<Buffer>) {
             o.watched.seen++;
             digests.update(chunk);
@@ -243,10 +253,7 @@ async function single(o: Opened, dest: string, expect: Expectation, opts: Downlo
                 position += batchBytes;
                 batch = [];
                 batchBytes = 0;
-                if (Date.now() - lastProgress > 10_000) {
-                    lastProgress = Date.now();
-                    opts.logger.info({ model: opts.label, file: o.url, bytes: received, total: expect.size ?? declared }, "downloading");
-                }
+                progress(received);
             }
         }
         await pending;
@@ -289,7 +296,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
     let probe: Opened | undefined = first;
     let stopped = false;
     let received = 0;
-    let lastProgress = Date.now();
+    const progress = progressLog(opts, first.url, total);
     /** Runs the writer, the hasher and new requests as far as the bytes that have arrived allow. */
     let advance = () => {};
 
@@ -323,10 +330,7 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
         arrived[i] += n;
         received += n;
         opts.onBytes?.(n);
-        if (Date.now() - lastProgress > 10_000) {
-            lastProgress = Date.now();
-            opts.logger.info({ model: opts.label, file: first.url, bytes: received, total }, "downloading");
-        }
+        progress(received);
         advance();
     };
 
