@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds the tools that the real-process tests run, from Go modules, into a cache outside the
+# clone keyed by version (tools/versions.env), and reuses what is already there: a fresh clone on
+# the same machine builds nothing, a new machine builds everything from this one script.
+#
+#   bash tools/build.sh                 # every tool (npm run tools)
+#   bash tools/build.sh gcsfuse pulumi  # some of them
+#   bash tools/build.sh --path gcsfuse  # print where a tool's binaries are; exit 3 if not built
+#
+# WARMSTART_TOOLS moves the cache (default: ~/.cache/warmstart/tools). A tool lands in
+# <cache>/<name>-<version>/ by an atomic rename, so a killed build never leaves half a tool.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=versions.env
+source "$root/tools/versions.env"
+cache=${WARMSTART_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/warmstart/tools}
+all_tools=(fake-gcs-server gcsfuse pulumi)
+
+version_of() {
+    case "$1" in
+        pulumi) echo "$PULUMI_VERSION" ;;
+        gcsfuse) echo "$GCSFUSE_VERSION" ;;
+        fake-gcs-server) echo "$FAKE_GCS_SERVER_VERSION" ;;
+        *) echo "unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
+    esac
+}
+
+tool_dir() { echo "$cache/$1-$(version_of "$1")"; }
+
+# `go install` of a module's command as it is published, into <work>/bin.
+go_install() { # work module@version [toolchain]
+    GOBIN="$1/bin" GOTOOLCHAIN="${3:-local}" go install -trimpath "$2"
+}
+
+build_fake_gcs_server() { go_install "$1" "github.com/fsouza/fake-gcs-server@v$FAKE_GCS_SERVER_VERSION"; }
+
+build_gcsfuse() { go_install "$1" "github.com/googlecloudplatform/gcsfuse/v3@v$GCSFUSE_VERSION" "$GCSFUSE_GO_TOOLCHAIN"; }
+
+# The CLI's own go.mod replaces the SDK with a relative path, which `go install mod@version`
+# refuses: build it from a throwaway module that requires the CLI and the SDK of one release.
+build_pulumi() {
+    local work=$1 mod="$1/src"
+    mkdir -p "$mod"
+    printf 'module warmstart.tools/pulumi\n\ngo 1.26\n' > "$mod/go.mod"
+    (
+        cd "$mod"
+        GOTOOLCHAIN=local go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+        # The flags of the release build: no cgo, no user lookup through libc, no gRPC tracing.
+        GOTOOLCHAIN=local go build -trimpath -tags osusergo,grpcnotrace -o "$work/bin/pulumi" \
+            -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+            github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    )
+    rm -rf "$mod"
+}
+
+build_one() {
+    local name=$1 dest tmp start
+    dest=$(tool_dir "$name")
+    if [ -d "$dest/bin" ]; then
+        echo "$name $(version_of "$name"): cached in $dest"
+        return 0
+    fi
+    command -v go >/dev/null || { echo "building $name needs Go (https://go.dev/dl/ or the distribution's golang package)" >&2; return 1; }
+    mkdir -p "$cache"
+    tmp=$(mktemp -d "$cache/.build-$name-XXXXXX")
+    trap 'rm -rf "$tmp"' RETURN
+    echo "$name $(version_of "$name"): building into $dest"
+    start=$SECONDS
+    "build_${name//-/_}" "$tmp"
+    rm -rf "$dest"
+    mv -T "$tmp" "$dest"
+    echo "$name $(version_of "$name"): built in $((SECONDS - start)) s"
+}
+
+if [ "${1:-}" = "--path" ]; then
+    [ $# -eq 2 ] || { echo "usage: tools/build.sh --path TOOL" >&2; exit 2; }
+    dir=$(tool_dir "$2")
+    [ -d "$dir/bin" ] || { echo "$2 $(version_of "$2") is not built: run npm run tools" >&2; exit 3; }
+    echo "$dir/bin"
+    exit 0
+fi
+
+export CGO_ENABLED=0 GOFLAGS=-mod=mod
+# One build at a time per cache: a second caller waits, then finds the tool built.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+for name in "${@:-${all_tools[@]}}"; do
+    version_of "$name" >/dev/null
+    build_one "$name"
+done
