@@ -6,6 +6,7 @@
 #   bash tools/build.sh                 # every tool (npm run tools)
 #   bash tools/build.sh gcsfuse pulumi  # some of them
 #   bash tools/build.sh --path gcsfuse  # print where a tool's binaries are; exit 3 if not built
+#   bash tools/build.sh --version gcsfuse  # print the version it builds
 #
 # WARMSTART_TOOLS moves the cache (default: ~/.cache/warmstart/tools). A tool lands in
 # <cache>/<name>-<version>/ by an atomic rename, so a killed build never leaves half a tool.
@@ -15,13 +16,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 source "$root/tools/versions.env"
 cache=${WARMSTART_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/warmstart/tools}
-all_tools=(fake-gcs-server gcsfuse pulumi)
+all_tools=(distribution fake-gcs-server gcsfuse pulumi)
 
 version_of() {
     case "$1" in
         pulumi) echo "$PULUMI_VERSION" ;;
         gcsfuse) echo "$GCSFUSE_VERSION" ;;
         fake-gcs-server) echo "$FAKE_GCS_SERVER_VERSION" ;;
+        distribution) echo "$DISTRIBUTION_VERSION" ;;
         *) echo "unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
     esac
 }
@@ -32,6 +34,8 @@ tool_dir() { echo "$cache/$1-$(version_of "$1")"; }
 go_install() { # work module@version [toolchain]
     GOBIN="$1/bin" GOTOOLCHAIN="${3:-local}" go install -trimpath "$2"
 }
+
+build_distribution() { go_install "$1" "github.com/distribution/distribution/v3/cmd/registry@v$DISTRIBUTION_VERSION"; }
 
 build_fake_gcs_server() { go_install "$1" "github.com/fsouza/fake-gcs-server@v$FAKE_GCS_SERVER_VERSION"; }
 
@@ -67,12 +71,23 @@ build_one() {
     trap 'rm -rf "$tmp"' RETURN
     echo "$name $(version_of "$name"): building into $dest"
     start=$SECONDS
-    "build_${name//-/_}" "$tmp"
+    # The go command's progress goes to a log, shown when the build fails.
+    if ! "build_${name//-/_}" "$tmp" > "$tmp/build.log" 2>&1; then
+        tail -n 40 "$tmp/build.log" >&2
+        echo "$name $(version_of "$name"): build failed (the lines above are the end of its log)" >&2
+        return 1
+    fi
+    rm -f "$tmp/build.log"
     rm -rf "$dest"
     mv -T "$tmp" "$dest"
     echo "$name $(version_of "$name"): built in $((SECONDS - start)) s"
 }
 
+if [ "${1:-}" = "--version" ]; then
+    [ $# -eq 2 ] || { echo "usage: tools/build.sh --version TOOL" >&2; exit 2; }
+    version_of "$2"
+    exit 0
+fi
 if [ "${1:-}" = "--path" ]; then
     [ $# -eq 2 ] || { echo "usage: tools/build.sh --path TOOL" >&2; exit 2; }
     dir=$(tool_dir "$2")
