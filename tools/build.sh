@@ -82,11 +82,19 @@ if [ "${1:-}" = "--path" ]; then
 fi
 
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
-# One build at a time per cache: a second caller waits, then finds the tool built.
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-flock 9
-for name in "${@:-${all_tools[@]}}"; do
+requested=("${@:-${all_tools[@]}}")
+missing=()
+for name in "${requested[@]}"; do
     version_of "$name" >/dev/null
+    [ -d "$(tool_dir "$name")/bin" ] || missing+=("$name")
+done
+# One build at a time per cache: a second caller waits, then finds the tool built. A caller whose
+# tools are all built does not wait for another caller's build.
+if [ ${#missing[@]} -gt 0 ]; then
+    mkdir -p "$cache"
+    exec 9>"$cache/.lock"
+    flock 9
+fi
+for name in "${requested[@]}"; do
     build_one "$name"
 done
