@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the tools that the real-process tests run, from Go modules, into a cache outside the
-# clone keyed by version (tools/versions.env), and reuses what is already there: a fresh clone on
-# the same machine builds nothing, a new machine builds everything from this one script.
+# Builds the tools that the real-process tests run, from Go modules (and one Python client from
+# PyPI, pinned with hashes), into a cache outside the clone keyed by version (tools/versions.env),
+# and reuses what is already there: a fresh clone on the same machine builds nothing, a new machine
+# builds everything from this one script.
 #
 #   bash tools/build.sh                 # every tool (npm run tools)
 #   bash tools/build.sh gcsfuse pulumi  # some of them
@@ -16,7 +17,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 source "$root/tools/versions.env"
 cache=${WARMSTART_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/warmstart/tools}
-all_tools=(distribution fake-gcs-server gcsfuse pulumi)
+all_tools=(distribution fake-gcs-server gcsfuse pulumi huggingface-hub)
+# The Python client, pinned with hashes; keyed by that file's content, so any pin change rebuilds it.
+hub_requirements="$root/tools/python/requirements.txt"
 
 version_of() {
     case "$1" in
@@ -24,6 +27,7 @@ version_of() {
         gcsfuse) echo "$GCSFUSE_VERSION" ;;
         fake-gcs-server) echo "$FAKE_GCS_SERVER_VERSION" ;;
         distribution) echo "$DISTRIBUTION_VERSION" ;;
+        huggingface-hub) echo "$(sed -n 's/^huggingface-hub==\([^ ]*\).*/\1/p' "$hub_requirements")-$(sha256sum < "$hub_requirements" | cut -c 1-12)" ;;
         *) echo "unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
     esac
 }
@@ -58,6 +62,13 @@ build_pulumi() {
     rm -rf "$mod"
 }
 
+# A virtual environment from PyPI: every file checked against the hashes in the requirements file.
+# Run it as <dir>/bin/python (its scripts' first lines name the build directory it was made in).
+build_huggingface_hub() {
+    python3 -m venv "$1" || { echo "building huggingface-hub needs python3 with venv (Debian: python3-venv)" >&2; return 1; }
+    "$1/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$hub_requirements"
+}
+
 build_one() {
     local name=$1 dest tmp start
     dest=$(tool_dir "$name")
@@ -65,7 +76,7 @@ build_one() {
         echo "$name $(version_of "$name"): cached in $dest"
         return 0
     fi
-    command -v go >/dev/null || { echo "building $name needs Go (https://go.dev/dl/ or the distribution's golang package)" >&2; return 1; }
+    [ "$name" = huggingface-hub ] || command -v go >/dev/null || { echo "building $name needs Go (https://go.dev/dl/ or the distribution's golang package)" >&2; return 1; }
     mkdir -p "$cache"
     tmp=$(mktemp -d "$cache/.build-$name-XXXXXX")
     trap 'rm -rf "$tmp"' RETURN
@@ -97,11 +108,19 @@ if [ "${1:-}" = "--path" ]; then
 fi
 
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
-# One build at a time per cache: a second caller waits, then finds the tool built.
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-flock 9
-for name in "${@:-${all_tools[@]}}"; do
+requested=("${@:-${all_tools[@]}}")
+missing=()
+for name in "${requested[@]}"; do
     version_of "$name" >/dev/null
+    [ -d "$(tool_dir "$name")/bin" ] || missing+=("$name")
+done
+# One build at a time per cache: a second caller waits, then finds the tool built. A caller whose
+# tools are all built does not wait for another caller's build.
+if [ ${#missing[@]} -gt 0 ]; then
+    mkdir -p "$cache"
+    exec 9>"$cache/.lock"
+    flock 9
+fi
+for name in "${requested[@]}"; do
     build_one "$name"
 done

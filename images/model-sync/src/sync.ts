@@ -111,6 +111,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         const same: string[] = [];
         const failed: { name: string; error: string }[] = [];
         const entries = new Map<string, ManifestModel>();
+        const fetched: ModelPlan[] = [];
 
         await Promise.all(opts.models.map(async (spec) => {
             const t0 = Date.now();
@@ -131,6 +132,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
                 // The Hub wants the token on file downloads too (gated and private repos).
                 const entry = await fetchModel(p, opts.dest, stage, limit, ctx.http, log);
                 entries.set(spec.name, entry);
+                fetched.push(p);
                 synced.push(spec.name);
                 log.info({ model: spec.name, revision: p.revision, files: entry.files.length, bytes: entry.files.reduce((a, f) => a + f.size, 0), seconds: (Date.now() - t0) / 1000 }, "model synced");
             } catch (err) {
@@ -149,6 +151,9 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
         let revision = previous?.revision;
         // Lost the lock (a stalled heartbeat): another run may be writing; publish nothing.
         await lock.verify();
+        // Refs and tags move only now that every model is done: a run killed while another model
+        // still downloads leaves them naming what the published manifest names.
+        for (const p of fetched) placePointers(p, opts.dest, staging);
         if (changed) {
             const at = now();
             const manifest: Manifest = { schemaVersion: 1, revision: manifestRevision(at, models), generatedAt: at.toISOString(), models };
@@ -233,7 +238,7 @@ function placePointers(p: ModelPlan, dest: string, staging: string): void {
     for (const ptr of p.pointers) writeAtomic(path.join(dest, ptr.path), ptr.content, staging);
 }
 
-/** Downloads a model's files into staging, verifies them, moves them into place, writes pointers. */
+/** Downloads a model's files into staging, verifies them and moves them into place; its pointers wait for the publish. */
 async function fetchModel(p: ModelPlan, dest: string, stage: Stage, limit: pLimit.Limit, http: HttpOptions, log: Logger): Promise<ManifestModel> {
     const stagedFiles: string[] = [];
     // A failed file abandons its siblings, and every download has stopped before the caller
@@ -275,7 +280,6 @@ async function fetchModel(p: ModelPlan, dest: string, stage: Stage, limit: pLimi
         fs.mkdirSync(path.dirname(final), { recursive: true });
         fs.renameSync(r.staged, final);
     }
-    placePointers(p, dest, stage.dir);
     log.debug({ model: p.name, root: p.root }, "model files in place");
     return {
         name: p.name,
