@@ -6,7 +6,8 @@
 //   heartbeat insert with ifGenerationMatch=<held gen>     (412/404: lost; a new generation each time)
 //   release   delete with ifGenerationMatch=<held gen>     (412/404: not ours any more, left alone)
 import { Storage } from "@google-cloud/storage";
-import { HeldLock, LOCK, LockHeldError, LockLostError, LockOptions, LockRecord, newOwner } from "./index";
+import { newOwner } from "./holder";
+import { HeldLock, LOCK, LockHeldError, LockLostError, LockOptions, LockRecord } from "./types";
 
 function status(err: unknown): number | undefined {
     return (err as { code?: unknown }).code as number | undefined;

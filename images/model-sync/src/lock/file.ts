@@ -4,7 +4,8 @@
 // Not for the gcsfuse mount: there O_EXCL is checked only at close (see ./bucket).
 import * as fs from "fs";
 import * as path from "path";
-import { HeldLock, LOCK, LockHeldError, LockLostError, LockOptions, newOwner } from "./index";
+import { newOwner } from "./holder";
+import { HeldLock, LOCK, LockHeldError, LockLostError, LockOptions } from "./types";
 
 function ownerOf(file: string): string | undefined {
     try {

@@ -2,46 +2,11 @@
 // generation preconditions (exclusive on GCS itself); for a plain directory, an O_EXCL file.
 // Both are kept alive by a heartbeat: a holder that stops beating is taken over once stale, and
 // a holder that finds it lost the lock stops before publishing.
-import { randomBytes } from "crypto";
-import * as os from "os";
-import type { Storage } from "@google-cloud/storage";
 import { acquireFileLock } from "./file";
+import type { HeldLock, LockOptions } from "./types";
 
-/** The lock's name: an object at the bucket's root, or a file in the cache directory. */
-export const LOCK = ".sync.lock";
-
-/** Another run holds the lock (exit 75). */
-export class LockHeldError extends Error {}
-/** This run held the lock and lost it: another run may be writing (exit 75, nothing published). */
-export class LockLostError extends LockHeldError {}
-
-export interface LockOptions {
-    /** The cache bucket (MODEL_CACHE_BUCKET): lock there through the JSON API. Unset: a file lock. */
-    bucket?: string;
-    /** Seconds between heartbeats. */
-    heartbeatSeconds: number;
-    /** A lock not renewed for this long is stale and may be taken over (several heartbeats). */
-    staleSeconds: number;
-    /** The client to use (tests point one at a loopback server); default: `new Storage()`. */
-    storage?: Storage;
-}
-
-export interface HeldLock {
-    /** Throws LockLostError unless this run still holds the lock, checked at the source. */
-    verify(): Promise<void>;
-    /** Stops the heartbeat and removes the lock if it is still ours. */
-    release(): Promise<void>;
-}
-
-/** What a lock records: who holds it and until when it counts as alive without a heartbeat. */
-export interface LockRecord {
-    owner: string;
-    expiresAt: string;
-}
-
-export function newOwner(): string {
-    return `${os.hostname()}/${process.pid}/${randomBytes(6).toString("hex")}`;
-}
+export { LOCK, LockHeldError, LockLostError } from "./types";
+export type { HeldLock, LockOptions, LockRecord } from "./types";
 
 function positive(name: string, value: string | undefined, fallback: number): number {
     if (value === undefined || value === "") return fallback;
