@@ -22,7 +22,12 @@ describe("command line", () => {
 
     it("locks on the bucket when the job names it, with a file otherwise; bad lock timings are named", () => {
         const base = { MODELS_JSON: "[]", MODEL_CACHE_PATH: "/models" };
-        expect(readOptions([], { ...base, MODEL_CACHE_BUCKET: "acme-models", SYNC_LOCK_HEARTBEAT_SECONDS: "10" }, logger).lock).to.deep.equal({ bucket: "acme-models", heartbeatSeconds: 10, staleSeconds: 40 });
+        const cloudRun = { CLOUD_RUN_EXECUTION: "model-sync-x7k2p", CLOUD_RUN_TASK_INDEX: "0", CLOUD_RUN_TASK_ATTEMPT: "2" };
+        const lock = readOptions([], { ...base, ...cloudRun, MODEL_CACHE_BUCKET: "acme-models", SYNC_LOCK_HEARTBEAT_SECONDS: "10" }, logger).lock;
+        expect(lock).to.include({ bucket: "acme-models", heartbeatSeconds: 10, staleSeconds: 40 });
+        // The lock records the task attempt from the environment main() is given, and this process.
+        expect(lock.self).to.include({ host: os.hostname(), pid: String(process.pid), execution: "model-sync-x7k2p", task: "0", attempt: "2" });
+        expect(readOptions([], base, logger).lock.self).not.to.have.property("execution");
         expect(readOptions([], base, logger).lock.bucket).to.equal(undefined);
         expect(() => readOptions([], { ...base, SYNC_LOCK_STALE_SECONDS: "40" }, logger)).to.throw(/SYNC_LOCK_STALE_SECONDS must be at least twice SYNC_LOCK_HEARTBEAT_SECONDS \(got 40 and 30\)/);
         expect(() => readOptions([], { ...base, MODEL_CACHE_BUCKET: "gs://acme" }, logger)).to.throw(/MODEL_CACHE_BUCKET is not a bucket name \(got "gs:\/\/acme"\)/);

@@ -1,8 +1,10 @@
 // The run lock: one sync at a time per cache. On the bucket it is an object written with
 // generation preconditions (exclusive on GCS itself); for a plain directory, an O_EXCL file.
-// Both are kept alive by a heartbeat: a holder that stops beating is taken over once stale, and
-// a holder that finds it lost the lock stops before publishing.
+// Both are kept alive by a heartbeat: a holder that stops beating is taken over once stale (at
+// once when it provably ended: ./holder), and a holder that finds it lost the lock stops before
+// publishing.
 import { acquireFileLock } from "./file";
+import { thisProcess } from "./holder";
 import type { HeldLock, LockOptions } from "./types";
 
 export { LOCK, LockHeldError, LockLostError } from "./types";
@@ -24,7 +26,7 @@ export function readLockOptions(env: NodeJS.ProcessEnv): LockOptions {
     }
     const bucket = env.MODEL_CACHE_BUCKET || undefined;
     if (bucket !== undefined && !/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(bucket)) throw new Error(`MODEL_CACHE_BUCKET is not a bucket name (got ${JSON.stringify(bucket)})`);
-    return { bucket, heartbeatSeconds, staleSeconds };
+    return { bucket, heartbeatSeconds, staleSeconds, self: thisProcess(env) };
 }
 
 /** Takes the run lock for the cache at `dir` (or its bucket); throws LockHeldError if another run holds it. */
