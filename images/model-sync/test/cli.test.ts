@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { readOptions } from "../src/cli";
 import { DEFAULT_PARALLEL } from "../src/download";
 import { createLogger } from "../src/log";
+import { EXIT, Setting, SETTINGS } from "../src/settings";
 
 const CLI = path.resolve(__dirname, "../src/cli.ts");
 const logger = createLogger(fs.createWriteStream("/dev/null"));
@@ -37,7 +38,9 @@ describe("command line", () => {
         expect(() => readOptions([], { MODELS_JSON: '[{"name":"m","source":"ollama","model":"llama3.2"}]', MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/models\[0\]\.tag: .*\(value \(not set\)\)/);
         expect(() => readOptions([], { MODELS_JSON: '[{"name":"m","source":"url","url":"https://x/y","sha256":"abc","path":"y"}]', MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/models\[0\]\.sha256: .*"abc"/);
         expect(() => readOptions([], { MODELS_JSON: "{", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/MODELS_JSON: not JSON/);
-        expect(() => readOptions([], { MODELS_JSON: "[]", SYNC_CONCURRENCY: "0", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/--concurrency must be a positive integer \(got "0"\)/);
+        expect(() => readOptions([], { MODELS_JSON: "[]", SYNC_CONCURRENCY: "0", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/SYNC_CONCURRENCY must be a positive integer \(got "0"\)/);
+        expect(() => readOptions(["--concurrency", "two"], { MODELS_JSON: "[]", SYNC_CONCURRENCY: "3", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/--concurrency must be a positive integer \(got "two"\)/);
+        expect(() => readOptions(["--retention-days", "0"], { MODELS_JSON: "[]", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/--retention-days must be a positive number \(got "0"\)/);
         expect(() => readOptions([], { MODELS_JSON: "[]", SYNC_CONNECTIONS_PER_FILE: "1.5", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/SYNC_CONNECTIONS_PER_FILE must be a positive integer \(got "1.5"\)/);
     });
 
@@ -59,5 +62,28 @@ describe("command line", () => {
         expect(line.error).to.include("models[0].name");
         expect(fs.existsSync(target)).to.equal(false);
         fs.rmSync(dest, { recursive: true, force: true });
+    });
+
+    describe("the README", () => {
+        const readme = fs.readFileSync(path.resolve(__dirname, "../README.md"), "utf8");
+
+        it("lists every setting the program reads, with its default, in the program's order", () => {
+            const table = /## Settings\n[\s\S]*?\n\| flag \/ variable[^\n]*\n\|[-|]+\n((?:\|[^\n]*\n)+)/.exec(readme)?.[1];
+            expect(table, "the README's settings table").to.be.a("string");
+            const rows = table!.trim().split("\n").map((row) => {
+                const [names, fallback] = row.split(" | ");
+                return { names: [...names.matchAll(/`([^`]+)`/g)].map((m) => m[1]), fallback: fallback.replace(/`/g, "").trim() };
+            });
+            const expected = Object.values(SETTINGS as Record<string, Setting>).map((s) => ({
+                names: [...(s.flag === undefined ? [] : [s.flag]), ...s.env.split(", ")],
+                fallback: s.setBy !== undefined ? `set by ${s.setBy}` : s.default === undefined ? (s.flag === undefined ? "none" : "—") : String(s.default),
+            }));
+            expect(rows).to.deep.equal(expected);
+        });
+
+        it("gives the program's exit codes", () => {
+            const paragraph = /\nExit codes: ([\s\S]*?)\n\n/.exec(readme)?.[1] ?? "";
+            expect([...paragraph.matchAll(/`(\d+)`/g)].map((m) => Number(m[1]))).to.deep.equal(Object.values(EXIT).map((e) => e.code));
+        });
     });
 });

@@ -4,6 +4,7 @@
 // once when it provably ended: ./holder), and a holder that finds it lost the lock stops before
 // publishing.
 import { acquireFileLock } from "./file";
+import { SETTINGS } from "../settings";
 import { thisProcess } from "./holder";
 import type { HeldLock, LockOptions } from "./types";
 
@@ -19,13 +20,15 @@ function positive(name: string, value: string | undefined, fallback: number): nu
 
 /** Lock settings from the environment; every bad value is named. */
 export function readLockOptions(env: NodeJS.ProcessEnv): LockOptions {
-    const heartbeatSeconds = positive("SYNC_LOCK_HEARTBEAT_SECONDS", env.SYNC_LOCK_HEARTBEAT_SECONDS, 30);
-    const staleSeconds = positive("SYNC_LOCK_STALE_SECONDS", env.SYNC_LOCK_STALE_SECONDS, 4 * heartbeatSeconds);
+    const { heartbeatSeconds: beat, staleSeconds: stale, bucket: bucketSetting } = SETTINGS;
+    const heartbeatSeconds = positive(beat.env, env[beat.env], beat.default);
+    // The stale limit's default is a multiple of the heartbeat (settings.ts says so in words).
+    const staleSeconds = positive(stale.env, env[stale.env], 4 * heartbeatSeconds);
     if (staleSeconds < 2 * heartbeatSeconds) {
-        throw new Error(`SYNC_LOCK_STALE_SECONDS must be at least twice SYNC_LOCK_HEARTBEAT_SECONDS (got ${staleSeconds} and ${heartbeatSeconds})`);
+        throw new Error(`${stale.env} must be at least twice ${beat.env} (got ${staleSeconds} and ${heartbeatSeconds})`);
     }
-    const bucket = env.MODEL_CACHE_BUCKET || undefined;
-    if (bucket !== undefined && !/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(bucket)) throw new Error(`MODEL_CACHE_BUCKET is not a bucket name (got ${JSON.stringify(bucket)})`);
+    const bucket = env[bucketSetting.env] || undefined;
+    if (bucket !== undefined && !/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(bucket)) throw new Error(`${bucketSetting.env} is not a bucket name (got ${JSON.stringify(bucket)})`);
     return { bucket, heartbeatSeconds, staleSeconds, self: thisProcess(env) };
 }
 
