@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { SETTINGS } from "../src/settings";
 
 const PKG = path.resolve(__dirname, "..");
-const BUILDING = "sources changed since the last build, compiling dist/";
+const BUILDING = "dist/ is not the build of these sources, compiling it";
 
 /** A package directory with the given files, the launcher, and this package's node_modules (its tsc). */
 function packageWith(files: Record<string, string>): string {
@@ -101,6 +101,17 @@ describe("npm run sync: build when the sources changed, then run the compiled pr
             fs.writeFileSync(config, fs.readFileSync(config, "utf8").replace('"outDir": "dist"', '"outDir": "dist", "removeComments": true'));
             expect(launch(dir).stderr).to.include(BUILDING);
             expect(built()).not.to.include("version 1");
+        });
+
+        it("rebuilds when dist/ was written by another build, from other sources", () => {
+            const original = fs.readFileSync(cli(), "utf8");
+            fs.writeFileSync(cli(), original.replace("version 1", "version 2"));
+            // What `npm run build` does: tsc alone, which leaves the launcher's record as it was.
+            const tsc = spawnSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: dir, encoding: "utf8" });
+            expect(tsc.status, tsc.stdout).to.equal(0);
+            fs.writeFileSync(cli(), original);
+            expect(launch(dir).stderr).to.include(BUILDING);
+            expect(built()).to.include("version 1");
         });
 
         it("keeps the previous build, and runs nothing, when the sources do not compile", () => {
