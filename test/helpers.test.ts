@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { expect } from "chai";
 import { modelCacheLifecycle, readOnlyMountOptions, readWriteMountOptions } from "../components/gcp/modelCache";
-import { envList, modelCacheEnv, syncJobEnv } from "../components/shared/modelCacheContract";
+import { envList, modelCacheEnv, syncJobEnv } from "../contract/modelCache";
 import { containerResources } from "../components/gcp/modelService";
 import { jobRunUri } from "../components/gcp/modelSyncJob";
 import { baseImageTag, bucketName, MAX_LENGTH, resourceId, serviceAccountId, torchIndexUrl } from "../components/shared/naming";

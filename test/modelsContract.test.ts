@@ -2,7 +2,7 @@
 // the sync program, that both entry points apply. So are the cache's prefixes and the bucket's lifecycle.
 import { expect } from "chai";
 import { modelCacheLifecycle } from "../components/gcp/modelCache";
-import { modelCacheEnv } from "../components/shared/modelCacheContract";
+import { modelCacheEnv } from "../contract/modelCache";
 import { stackConfigSchema } from "../stacks/schema";
 import { modelList, parseModels } from "../images/model-sync/src/models";
 import { hubRepoDir } from "../images/model-sync/src/sources/huggingface";

@@ -1,6 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { MODEL_MOUNT_PATH, MODEL_VOLUME_NAME } from "../shared/modelCacheContract";
+import { MODEL_MOUNT_PATH, MODEL_VOLUME_NAME } from "../../contract/modelCache";
 
 export interface ModelCacheArgs {
     project: pulumi.Input<string>;

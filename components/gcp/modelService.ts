@@ -1,7 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelCache } from "./modelCache";
-import { envList, MODEL_MOUNT_PATH, modelCacheEnv } from "../shared/modelCacheContract";
+import { envList, MODEL_MOUNT_PATH, modelCacheEnv } from "../../contract/modelCache";
 
 export interface GpuArgs {
     /** Accelerator type for the node selector. */

@@ -3,7 +3,7 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelSpec } from "../../images/model-sync/src/models";
 import type { ModelCache } from "./modelCache";
-import { envList, LOCK_BUCKET_ENV, syncJobEnv } from "../shared/modelCacheContract";
+import { envList, LOCK_BUCKET_ENV, syncJobEnv } from "../../contract/modelCache";
 import { MAX_LENGTH, resourceId } from "../shared/naming";
 
 export interface ModelSyncJobArgs {

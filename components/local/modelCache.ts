@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { MODEL_MOUNT_PATH } from "../shared/modelCacheContract";
+import { MODEL_MOUNT_PATH } from "../../contract/modelCache";
 
 export interface LocalModelCacheArgs {
     /** Docker volume name. */

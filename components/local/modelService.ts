@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { LocalModelCache } from "./modelCache";
-import { MODEL_MOUNT_PATH, modelCacheEnv } from "../shared/modelCacheContract";
+import { MODEL_MOUNT_PATH, modelCacheEnv } from "../../contract/modelCache";
 import { cpuCount, memoryMiB } from "../../policy/units";
 
 export interface LocalModelServiceArgs {

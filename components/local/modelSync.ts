@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelSpec } from "../../images/model-sync/src/models";
 import type { LocalModelCache } from "./modelCache";
-import { syncJobEnv } from "../shared/modelCacheContract";
+import { syncJobEnv } from "../../contract/modelCache";
 
 export interface LocalModelSyncArgs {
     containerName: string;

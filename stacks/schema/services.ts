@@ -1,7 +1,7 @@
 // services: the Cloud Run services (or local containers), each on a base, with the CPU and
 // memory Cloud Run takes together and no variable the model-cache contract sets.
 import { z } from "zod";
-import { RESERVED_ENV } from "../../components/shared/modelCacheContract";
+import { RESERVED_ENV } from "../../contract/modelCache";
 import { cpuCount, memoryMiB } from "../../policy/units";
 import { memoryProblem } from "../cloudRun";
 import { cpu, memory, relativePath, resourceName, uniqueNames } from "./common";

@@ -3,7 +3,7 @@
 // evaluated dev stack, so the tests mount with what would be deployed, never a copy of it.
 import { expect } from "chai";
 import { evaluateStack, PlannedResource } from "../../scripts/evaluate";
-import { MODEL_VOLUME_NAME } from "../../components/shared/modelCacheContract";
+import { MODEL_VOLUME_NAME } from "../../contract/modelCache";
 import type { GcsVolume } from "./gcsfuseArgs";
 
 export interface Workload {

@@ -1,37 +1,52 @@
 #!/usr/bin/env node
 // model-sync: fills the model cache. `--models FILE --dest DIR`, or MODELS_JSON and
-// MODEL_CACHE_PATH in the environment (how the Cloud Run job passes them).
-// Exit codes: 0 all models published, 1 a model failed, 2 bad input, 75 another run holds the lock
-// (or this run lost it and published nothing).
+// MODEL_CACHE_PATH in the environment (how the Cloud Run job passes them). Settings and exit
+// codes: ./settings (`--help` prints them).
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { DEFAULT_PARALLEL } from "./download";
 import { createLogger, Logger } from "./log";
 import { parseModels } from "./models";
 import { LockHeldError, readLockOptions } from "./lock";
+import { EXIT, SETTINGS, usage } from "./settings";
 import { sync, SyncOptions } from "./sync";
 
 export class UsageError extends Error {}
 
-function positiveNumber(name: string, value: string | undefined, fallback: number, integer = true): number {
-    if (value === undefined || value === "") return fallback;
+type NumericSetting = { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K] extends { default: number } ? K : never }[keyof typeof SETTINGS];
+
+/** A numeric setting from its flag's value or its variable, else its default; a bad value is named. */
+function numberSetting(key: NumericSetting, flagValue: string | undefined, env: NodeJS.ProcessEnv, integer = true): number {
+    const setting = SETTINGS[key];
+    const flag = "flag" in setting ? setting.flag.split(" ")[0] : undefined;
+    const [name, value] = flagValue !== undefined && flag !== undefined ? [flag, flagValue] : [setting.env, env[setting.env]];
+    if (value === undefined || value === "") return setting.default;
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`${name} must be a positive ${integer ? "integer" : "number"} (got ${JSON.stringify(value)})`);
     return n;
 }
 
+/** The flags on the command line; an unknown one is a UsageError. */
+export function parseFlags(argv: string[]) {
+    try {
+        return parseArgs({
+            args: argv,
+            options: {
+                models: { type: "string" },
+                dest: { type: "string" },
+                "retention-days": { type: "string" },
+                concurrency: { type: "string" },
+                help: { type: "boolean", short: "h" },
+            },
+            strict: true,
+        }).values;
+    } catch (err) {
+        throw new UsageError(`${(err as Error).message} (--help lists the flags)`);
+    }
+}
+
 /** Options from flags, then the environment; every bad value is named. */
 export function readOptions(argv: string[], env: NodeJS.ProcessEnv, logger: Logger): SyncOptions {
-    const { values } = parseArgs({
-        args: argv,
-        options: {
-            models: { type: "string" },
-            dest: { type: "string" },
-            "retention-days": { type: "string" },
-            concurrency: { type: "string" },
-        },
-        strict: true,
-    });
+    const values = parseFlags(argv);
     let modelsJson: string;
     let origin: string;
     if (values.models !== undefined) {
@@ -55,19 +70,19 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv, logger: Logg
     } catch (err) {
         throw new UsageError((err as Error).message);
     }
-    const timeoutSeconds = positiveNumber("SYNC_REQUEST_TIMEOUT_SECONDS", env.SYNC_REQUEST_TIMEOUT_SECONDS, 60, false);
+    const url = (setting: { env: string; default: string }) => (env[setting.env] ?? setting.default).replace(/\/+$/, "");
     return {
         models,
         dest,
-        hfEndpoint: (env.HF_ENDPOINT ?? "https://huggingface.co").replace(/\/+$/, ""),
-        hfToken: env.HF_TOKEN || undefined,
-        ollamaRegistry: (env.OLLAMA_REGISTRY ?? "https://registry.ollama.ai").replace(/\/+$/, ""),
-        concurrency: positiveNumber("--concurrency", values.concurrency ?? env.SYNC_CONCURRENCY, 4),
-        timeoutSeconds,
-        attempts: positiveNumber("SYNC_ATTEMPTS", env.SYNC_ATTEMPTS, 5),
-        backoffMs: positiveNumber("SYNC_BACKOFF_MS", env.SYNC_BACKOFF_MS, 1000),
-        connectionsPerFile: positiveNumber("SYNC_CONNECTIONS_PER_FILE", env.SYNC_CONNECTIONS_PER_FILE, DEFAULT_PARALLEL.connections),
-        retentionDays: positiveNumber("--retention-days", values["retention-days"] ?? env.REVISION_RETENTION_DAYS, 7, false),
+        hfEndpoint: url(SETTINGS.hfEndpoint),
+        hfToken: env[SETTINGS.hfToken.env] || undefined,
+        ollamaRegistry: url(SETTINGS.ollamaRegistry),
+        concurrency: numberSetting("concurrency", values.concurrency, env),
+        timeoutSeconds: numberSetting("timeoutSeconds", undefined, env, false),
+        attempts: numberSetting("attempts", undefined, env),
+        backoffMs: numberSetting("backoffMs", undefined, env),
+        connectionsPerFile: numberSetting("connectionsPerFile", undefined, env),
+        retentionDays: numberSetting("retentionDays", values["retention-days"], env, false),
         lock: lockOptions(env),
         logger,
     };
@@ -85,21 +100,25 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const logger = createLogger();
     let options: SyncOptions;
     try {
+        if (parseFlags(argv).help) {
+            process.stdout.write(usage());
+            return EXIT.ok.code;
+        }
         options = readOptions(argv, env, logger);
     } catch (err) {
         logger.error({ error: (err as Error).message }, "invalid input");
-        return 2;
+        return EXIT.badInput.code;
     }
     try {
         const result = await sync(options);
-        return result.failed.length === 0 ? 0 : 1;
+        return result.failed.length === 0 ? EXIT.ok.code : EXIT.modelFailed.code;
     } catch (err) {
         if (err instanceof LockHeldError) {
             logger.error({ error: err.message }, "another sync is running");
-            return 75;
+            return EXIT.lockHeld.code;
         }
         logger.error({ error: (err as Error).message }, "sync failed");
-        return 1;
+        return EXIT.modelFailed.code;
     }
 }
 
@@ -110,7 +129,7 @@ if (require.main === module) {
         },
         (err: unknown) => {
             console.error(err);
-            process.exitCode = 1;
+            process.exitCode = EXIT.modelFailed.code;
         },
     );
 }

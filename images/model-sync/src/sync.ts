@@ -95,6 +95,7 @@ export async function sync(opts: SyncOptions): Promise<SyncResult> {
 
     fs.mkdirSync(opts.dest, { recursive: true });
     const lock = await acquireRunLock(opts.dest, opts.lock);
+    if (lock.tookOver !== undefined) log.warn({ previous: lock.tookOver }, "took over the lock of a run that stopped");
     // Flat, and created only when something is written: on gcsfuse each directory level is
     // objects to create, list and delete.
     const staging = path.join(opts.dest, STAGING);

@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { readOptions } from "../src/cli";
 import { DEFAULT_PARALLEL } from "../src/download";
 import { createLogger } from "../src/log";
+import { EXIT, Setting, SETTINGS } from "../src/settings";
 
 const CLI = path.resolve(__dirname, "../src/cli.ts");
 const logger = createLogger(fs.createWriteStream("/dev/null"));
@@ -22,7 +23,12 @@ describe("command line", () => {
 
     it("locks on the bucket when the job names it, with a file otherwise; bad lock timings are named", () => {
         const base = { MODELS_JSON: "[]", MODEL_CACHE_PATH: "/models" };
-        expect(readOptions([], { ...base, MODEL_CACHE_BUCKET: "acme-models", SYNC_LOCK_HEARTBEAT_SECONDS: "10" }, logger).lock).to.deep.equal({ bucket: "acme-models", heartbeatSeconds: 10, staleSeconds: 40 });
+        const cloudRun = { CLOUD_RUN_EXECUTION: "model-sync-x7k2p", CLOUD_RUN_TASK_INDEX: "0", CLOUD_RUN_TASK_ATTEMPT: "2" };
+        const lock = readOptions([], { ...base, ...cloudRun, MODEL_CACHE_BUCKET: "acme-models", SYNC_LOCK_HEARTBEAT_SECONDS: "10" }, logger).lock;
+        expect(lock).to.include({ bucket: "acme-models", heartbeatSeconds: 10, staleSeconds: 40 });
+        // The lock records the task attempt from the environment main() is given, and this process.
+        expect(lock.self).to.include({ host: os.hostname(), pid: String(process.pid), execution: "model-sync-x7k2p", task: "0", attempt: "2" });
+        expect(readOptions([], base, logger).lock.self).not.to.have.property("execution");
         expect(readOptions([], base, logger).lock.bucket).to.equal(undefined);
         expect(() => readOptions([], { ...base, SYNC_LOCK_STALE_SECONDS: "40" }, logger)).to.throw(/SYNC_LOCK_STALE_SECONDS must be at least twice SYNC_LOCK_HEARTBEAT_SECONDS \(got 40 and 30\)/);
         expect(() => readOptions([], { ...base, MODEL_CACHE_BUCKET: "gs://acme" }, logger)).to.throw(/MODEL_CACHE_BUCKET is not a bucket name \(got "gs:\/\/acme"\)/);
@@ -32,7 +38,9 @@ describe("command line", () => {
         expect(() => readOptions([], { MODELS_JSON: '[{"name":"m","source":"ollama","model":"llama3.2"}]', MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/models\[0\]\.tag: .*\(value \(not set\)\)/);
         expect(() => readOptions([], { MODELS_JSON: '[{"name":"m","source":"url","url":"https://x/y","sha256":"abc","path":"y"}]', MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/models\[0\]\.sha256: .*"abc"/);
         expect(() => readOptions([], { MODELS_JSON: "{", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/MODELS_JSON: not JSON/);
-        expect(() => readOptions([], { MODELS_JSON: "[]", SYNC_CONCURRENCY: "0", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/--concurrency must be a positive integer \(got "0"\)/);
+        expect(() => readOptions([], { MODELS_JSON: "[]", SYNC_CONCURRENCY: "0", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/SYNC_CONCURRENCY must be a positive integer \(got "0"\)/);
+        expect(() => readOptions(["--concurrency", "two"], { MODELS_JSON: "[]", SYNC_CONCURRENCY: "3", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/--concurrency must be a positive integer \(got "two"\)/);
+        expect(() => readOptions(["--retention-days", "0"], { MODELS_JSON: "[]", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/--retention-days must be a positive number \(got "0"\)/);
         expect(() => readOptions([], { MODELS_JSON: "[]", SYNC_CONNECTIONS_PER_FILE: "1.5", MODEL_CACHE_PATH: "/m" }, logger)).to.throw(/SYNC_CONNECTIONS_PER_FILE must be a positive integer \(got "1.5"\)/);
     });
 
@@ -54,5 +62,28 @@ describe("command line", () => {
         expect(line.error).to.include("models[0].name");
         expect(fs.existsSync(target)).to.equal(false);
         fs.rmSync(dest, { recursive: true, force: true });
+    });
+
+    describe("the README", () => {
+        const readme = fs.readFileSync(path.resolve(__dirname, "../README.md"), "utf8");
+
+        it("lists every setting the program reads, with its default, in the program's order", () => {
+            const table = /## Settings\n[\s\S]*?\n\| flag \/ variable[^\n]*\n\|[-|]+\n((?:\|[^\n]*\n)+)/.exec(readme)?.[1];
+            expect(table, "the README's settings table").to.be.a("string");
+            const rows = table!.trim().split("\n").map((row) => {
+                const [names, fallback] = row.split(" | ");
+                return { names: [...names.matchAll(/`([^`]+)`/g)].map((m) => m[1]), fallback: fallback.replace(/`/g, "").trim() };
+            });
+            const expected = Object.values(SETTINGS as Record<string, Setting>).map((s) => ({
+                names: [...(s.flag === undefined ? [] : [s.flag]), ...s.env.split(", ")],
+                fallback: s.setBy !== undefined ? `set by ${s.setBy}` : s.default === undefined ? (s.flag === undefined ? "none" : "—") : String(s.default),
+            }));
+            expect(rows).to.deep.equal(expected);
+        });
+
+        it("gives the program's exit codes", () => {
+            const paragraph = /\nExit codes: ([\s\S]*?)\n\n/.exec(readme)?.[1] ?? "";
+            expect([...paragraph.matchAll(/`(\d+)`/g)].map((m) => Number(m[1]))).to.deep.equal(Object.values(EXIT).map((e) => e.code));
+        });
     });
 });

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
+import fsModule from "fs";
 import * as os from "os";
 import * as path from "path";
 import { expect } from "chai";
@@ -11,6 +12,7 @@ import { acquireRunLock, LockHeldError } from "../src/lock";
 import { Manifest, sha256 as sha } from "../src/store";
 import { sync, SyncOptions, SyncResult } from "../src/sync";
 import { Lines } from "./logLines";
+import { spy } from "./spy";
 import { FakeUpstream, ollamaTag, randomCommit, sha256 } from "./fakeUpstream";
 
 const PKG = path.resolve(__dirname, "..");
@@ -121,6 +123,49 @@ describe("model sync against a loopback Hub and Ollama registry", function () {
         for (const m of manifest.models) for (const f of m.files) expect(sha256(fs.readFileSync(path.join(dest, m.path, f.path))), f.path).to.equal(f.sha256);
         expect(fs.existsSync(path.join(dest, ".staging"))).to.equal(false);
         expect(fs.existsSync(path.join(dest, ".sync.lock"))).to.equal(false);
+    });
+
+    it("writes .done after manifest.json, and manifest.json after its files: a reader between any two writes never finds a marker ahead", async () => {
+        const read = (rel: string) => {
+            try {
+                return fs.readFileSync(path.join(dest, rel));
+            } catch {
+                return undefined;
+            }
+        };
+        const written = new Set<string>(); // the sha256 of every manifest.json a reader could have read so far
+        const problems: string[] = [];
+        let looks = 0;
+        // What a reader finds at this moment, as the contract tells it to check.
+        const look = () => {
+            looks++;
+            const manifest = read("manifest.json");
+            if (manifest !== undefined) written.add(sha(manifest));
+            const marker = read(".done")?.toString("utf8").trim();
+            if (marker !== undefined && !written.has(marker)) problems.push(`.done names a manifest not written yet (${marker.slice(0, 12)})`);
+            if (manifest === undefined || marker !== sha(manifest)) return;
+            for (const m of (JSON.parse(manifest.toString("utf8")) as Manifest).models) {
+                for (const f of m.files) if (read(path.join(m.path, f.path))?.length !== f.size) problems.push(`the manifest vouched for names ${m.path}/${f.path}, not in place`);
+            }
+        };
+        const nodeFs = fsModule as unknown as Record<string, unknown>;
+        const after = (orig: (...a: unknown[]) => unknown) => (...args: unknown[]) => {
+            const result = orig(...args);
+            look();
+            return result;
+        };
+        const restore = [spy(nodeFs, "renameSync", after), spy(nodeFs, "writeFileSync", after)];
+        try {
+            await run(); // the first publish
+            newHubRevision();
+            models[0] = { ...models[0], revision: up.repos.get(HUB_REPO)!.sha } as ModelSpec;
+            await run(); // a publish over a previous one
+        } finally {
+            for (const r of restore) r();
+        }
+        expect(problems).to.deep.equal([]);
+        expect(written.size, "both manifests seen in place").to.equal(2);
+        expect(looks).to.be.greaterThan(10);
     });
 
     it("logs one JSON line per event for Cloud Logging, and a summary", async () => {
@@ -345,10 +390,9 @@ describe("model sync against a loopback Hub and Ollama registry", function () {
             expect(fs.existsSync(path.join(dest, ".sync.lock")), "a lock left behind").to.equal(true);
 
             up.faults.clear();
-            // The dead run's heartbeat stopped: once it is older than the stale limit, it is taken over.
-            const stale = new Date(Date.now() - 3601_000);
-            fs.utimesSync(path.join(dest, ".sync.lock"), stale, stale);
+            // Its process has exited: the lock is taken over at once, an hour before it would go stale.
             const result = await run();
+            expect(logs.lines.find((l) => l.message === "took over the lock of a run that stopped")?.previous).to.match(/has exited$/);
             expect(result.failed).to.deep.equal([]);
             expect(result.synced).to.deep.equal(["tiny-embed"]);
             expect(fs.existsSync(path.join(dest, ".staging"))).to.equal(false);

@@ -6,7 +6,8 @@
 //   heartbeat insert with ifGenerationMatch=<held gen>     (412/404: lost; a new generation each time)
 //   release   delete with ifGenerationMatch=<held gen>     (412/404: not ours any more, left alone)
 import { Storage } from "@google-cloud/storage";
-import { HeldLock, LOCK, LockHeldError, LockLostError, LockOptions, LockRecord, newOwner } from "./index";
+import { Holder, holderGone, newOwner, thisProcess } from "./holder";
+import { HeldLock, LOCK, LockHeldError, LockLostError, LockOptions, LockRecord } from "./types";
 
 function status(err: unknown): number | undefined {
     return (err as { code?: unknown }).code as number | undefined;
@@ -14,13 +15,14 @@ function status(err: unknown): number | undefined {
 
 export async function acquireBucketLock(bucketName: string, opts: LockOptions): Promise<HeldLock> {
     const bucket = (opts.storage ?? new Storage()).bucket(bucketName);
-    const owner = newOwner();
+    const self: Holder = opts.self ?? thisProcess(process.env);
+    const owner = newOwner(self);
     const where = `gs://${bucketName}/${LOCK}`;
 
     /** Writes our record if the object's generation is `match` (0: absent); the new generation, or undefined on 412. */
     async function write(match: number): Promise<{ generation: number; expiresAt: number } | undefined> {
         const expiresAt = Date.now() + opts.staleSeconds * 1000;
-        const record: LockRecord = { owner, expiresAt: new Date(expiresAt).toISOString() };
+        const record: LockRecord = { owner, ...self, expiresAt: new Date(expiresAt).toISOString() };
         const file = bucket.file(LOCK);
         try {
             await file.save(JSON.stringify(record), {
@@ -50,6 +52,7 @@ export async function acquireBucketLock(bucketName: string, opts: LockOptions): 
     }
 
     let held: { generation: number; expiresAt: number } | undefined;
+    let tookOver: string | undefined;
     for (let tries = 0; tries < 3 && held === undefined; tries++) {
         held = await write(0);
         if (held !== undefined) break;
@@ -61,12 +64,14 @@ export async function acquireBucketLock(bucketName: string, opts: LockOptions): 
             break;
         }
         const expires = Date.parse(current.record.expiresAt ?? "");
-        if (Number.isFinite(expires) && expires > Date.now()) {
+        const gone = holderGone(current.record, self);
+        if (gone === undefined && Number.isFinite(expires) && expires > Date.now()) {
             throw new LockHeldError(`another sync holds ${where} (${current.record.owner}, alive until ${current.record.expiresAt} unless it renews)`);
         }
-        // Stale: replace exactly the generation judged stale, so of two contenders only one wins.
+        // Stale or ended: replace exactly the generation judged, so of two contenders only one wins.
         held = await write(current.generation);
         if (held === undefined) throw new LockHeldError(`another sync took over the stale ${where} first`);
+        tookOver = `${current.record.owner ?? "a lock without an owner"}: ${gone ?? `expired at ${current.record.expiresAt ?? "(no expiry)"}`}`;
     }
     if (held === undefined) throw new LockHeldError(`could not take ${where}: it kept changing hands`);
 
@@ -94,6 +99,7 @@ export async function acquireBucketLock(bucketName: string, opts: LockOptions): 
     timer.unref();
 
     return {
+        tookOver,
         verify() {
             // In line with the heartbeats, so a read never races our own write.
             const check = beating.then(async () => {

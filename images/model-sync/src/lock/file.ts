@@ -1,26 +1,35 @@
 // The run lock as a file in a plain cache directory (the local target, tests): created with
 // O_EXCL, kept alive by touching its mtime, taken over once the mtime is older than the stale
-// limit. Liveness by mtime works across hosts sharing the directory, unlike a pid.
+// limit, or at once when its holder has provably ended (./holder). Liveness by mtime works across
+// hosts sharing the directory, unlike a pid.
 // Not for the gcsfuse mount: there O_EXCL is checked only at close (see ./bucket).
 import * as fs from "fs";
 import * as path from "path";
-import { HeldLock, LOCK, LockHeldError, LockLostError, LockOptions, newOwner } from "./index";
+import { Holder, holderGone, newOwner, thisProcess } from "./holder";
+import { HeldLock, LOCK, LockHeldError, LockLostError, LockOptions, LockRecord } from "./types";
 
-function ownerOf(file: string): string | undefined {
+function recordOf(file: string): Partial<LockRecord> | undefined {
     try {
-        return (JSON.parse(fs.readFileSync(file, "utf8")) as { owner?: string }).owner;
+        return JSON.parse(fs.readFileSync(file, "utf8")) as Partial<LockRecord>;
     } catch {
         return undefined;
     }
 }
 
+function ownerOf(file: string): string | undefined {
+    return recordOf(file)?.owner;
+}
+
 export function acquireFileLock(dir: string, opts: LockOptions): HeldLock {
     const file = path.join(dir, LOCK);
-    const owner = newOwner();
+    const self: Holder = opts.self ?? thisProcess(process.env);
+    const owner = newOwner(self);
+    const record: LockRecord & { startedAt: string } = { owner, ...self, startedAt: new Date().toISOString() };
     let taken = false;
+    let tookOver: string | undefined;
     for (let tries = 0; tries < 3 && !taken; tries++) {
         try {
-            fs.writeFileSync(file, JSON.stringify({ owner, startedAt: new Date().toISOString() }), { flag: "wx" });
+            fs.writeFileSync(file, JSON.stringify(record), { flag: "wx" });
             taken = true;
             break;
         } catch (err) {
@@ -32,11 +41,13 @@ export function acquireFileLock(dir: string, opts: LockOptions): HeldLock {
         } catch {
             continue; // released meanwhile
         }
-        const holder = ownerOf(file);
-        if (Date.now() - mtime < opts.staleSeconds * 1000) {
+        const held = recordOf(file);
+        const holder = held?.owner;
+        const gone = held === undefined ? undefined : holderGone(held, self);
+        if (gone === undefined && Date.now() - mtime < opts.staleSeconds * 1000) {
             throw new LockHeldError(`another sync holds ${file} (${holder ?? "unreadable"}, last heartbeat ${new Date(mtime).toISOString()})`);
         }
-        // Stale: move it aside under a name of our own, then check we moved the one judged stale.
+        // Stale or ended: move it aside under a name of our own, then check we moved the one judged.
         const aside = `${file}.stale-${owner.replace(/\W/g, "_")}`;
         try {
             fs.renameSync(file, aside);
@@ -54,6 +65,7 @@ export function acquireFileLock(dir: string, opts: LockOptions): HeldLock {
             throw new LockHeldError(`another sync took over the stale ${file} first`);
         }
         fs.rmSync(aside, { force: true });
+        tookOver = `${holder ?? "an unreadable lock"}: ${gone ?? `no heartbeat since ${new Date(mtime).toISOString()}`}`;
     }
     if (!taken) throw new LockHeldError(`could not take ${file}: it kept changing hands`);
 
@@ -74,6 +86,7 @@ export function acquireFileLock(dir: string, opts: LockOptions): HeldLock {
     }, opts.heartbeatSeconds * 1000);
     timer.unref();
     return {
+        tookOver,
         async verify() {
             check();
             if (lost !== undefined) throw new LockLostError(`lost the lock: ${lost}`);

@@ -2,7 +2,9 @@
 // environment that points model libraries at it, what the sync job is told, and so which
 // variables a service may not set itself. The layout is docs/model-cache-contract.md; how a
 // target mounts the cache (gcsfuse flags, Docker mounts) is its ModelCache's business.
-import type { ModelSpec } from "../../images/model-sync/src/models";
+// It sits below the stack schema (which refuses the reserved names) and the components (which set
+// them), so both import it and neither imports the other for it.
+import type { ModelSpec } from "../images/model-sync/src/models";
 
 /** Where the bucket is mounted, in services and in the sync job. */
 export const MODEL_MOUNT_PATH = "/models";
