@@ -7,7 +7,7 @@ import { LocalModelCache } from "../components/local/modelCache";
 import { LocalModelService } from "../components/local/modelService";
 import { LocalModelSync } from "../components/local/modelSync";
 import { buildkitdConfig, LocalRegistry } from "../components/local/registry";
-import type { StackConfig } from "../stacks/schema";
+import { localServicePorts, type StackConfig } from "../stacks/schema";
 import type { Target, TargetRegistry, WorkloadInputs, WorkloadOutputs } from "./target";
 
 function localRegistry(cfg: StackConfig, prefix: string): TargetRegistry {
@@ -29,11 +29,12 @@ function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs
         containerName: `${prefix}-model-sync`, image: images.sync, modelCache, models: cfg.models,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
     });
+    const hostPorts = localServicePorts(cfg.local, cfg.services.length);
     const services = cfg.services.map((svc, i) => new LocalModelService(svc.name, {
         containerName: `${prefix}-${svc.name}`, image: images.services[svc.name], modelCache,
         port: svc.port, public: svc.public, memory: svc.memory, cpu: svc.cpu, healthPath: svc.healthPath, env: svc.env,
         sharedModelVolume: svc.sharedModelVolume,
-        hostPort: cfg.local.firstServicePort + i, gpu: svc.gpu !== undefined,
+        hostPort: hostPorts[i], gpu: svc.gpu !== undefined,
         // Like seeding on GCP: a fresh stack's services start after the first sync finished.
         startAfter: [sync.container],
         // A failed sync stops the deployment here: no service starts on a broken cache.

@@ -137,6 +137,7 @@ describe("stack configuration", () => {
             ["a proxy TTL in words", { "warmstart:local": { proxyTtl: "7 days" } }, "warmstart:local.proxyTtl"],
             ["a relative model cache host path", { "warmstart:local": { modelCacheHostPath: "models" } }, "warmstart:local.modelCacheHostPath"],
             ["a fractional first service port", { "warmstart:local": { firstServicePort: 8080.5 } }, "warmstart:local.firstServicePort"],
+            ["a service published on the local proxy's port", { "warmstart:target": "local", "warmstart:local": { firstServicePort: 4999 } }, "warmstart:local.firstServicePort"],
             ["an unknown layer", { "warmstart:layer": "team" }, "warmstart:layer"],
             ["a project layer without its platform stack", { "warmstart:layer": "project" }, "warmstart:platformStack"],
             ["a platform stack on an all-in-one stack", { "warmstart:platformStack": "acme/warmstart/platform" }, "warmstart:platformStack"],

@@ -136,6 +136,11 @@ describe("the local target (local stack under mocks)", () => {
         it("refuses Cloud Monitoring and clashing ports", async () => {
             expect(await expectRejected({ "warmstart:target": "local", "warmstart:monitoring": { enabled: true, notificationEmails: ["a@example.com"] } })).to.include("warmstart:monitoring.enabled:");
             expect(await expectRejected({ "warmstart:target": "local", "warmstart:local": { proxyPort: 6000, pushPort: 6000 } })).to.include("warmstart:local.pushPort: must differ");
+            // Two services from 4999: the second would be published on the proxy's 5000.
+            expect(await expectRejected({ "warmstart:target": "local", "warmstart:local": { firstServicePort: 4999 } }))
+                .to.include("warmstart:local.firstServicePort: publishes services[1] (custom-ops) on port 5000, which local.proxyPort uses");
+            expect(await expectRejected({ "warmstart:target": "local", "warmstart:local": { firstServicePort: 5001 } }))
+                .to.include("warmstart:local.firstServicePort: publishes services[0] (embeddings) on port 5001, which local.pushPort uses");
         });
     });
 });
