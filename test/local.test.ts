@@ -1,8 +1,12 @@
+import * as fs from "fs";
+import * as path from "path";
 import { expect } from "chai";
+import { DockerfileParser } from "dockerfile-ast";
 import { parse as parseYaml } from "yaml";
+import { MODEL_MOUNT_PATH } from "../components/shared/modelCacheContract";
 import { buildkitdConfig, registryConfig } from "../components/local/registry";
 import { requireSyncSuccess } from "../components/local/modelSync";
-import { evaluate, EvaluationError, evaluateStack } from "../scripts/evaluate";
+import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
 import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";
@@ -120,6 +124,34 @@ describe("the local target (local stack under mocks)", () => {
             const p = await evaluateWith({ "warmstart:local": { modelCacheHostPath: "/srv/models" } }, "local");
             expect(byType(p, "docker:index/volume:Volume").map((v) => v.name)).not.to.include("model-cache-volume");
             expect(get(one(p, CONTAINER, "embeddings-container").inputs, "mounts.0")).to.deep.equal({ type: "bind", source: "/srv/models", target: "/models", readOnly: true });
+        });
+    });
+
+    describe("a fresh model cache volume", () => {
+        // moby daemon/create_unix.go (populateVolume) and daemon/container/container_unix.go
+        // (copyExistingContents, containerd continuity fs.CopyDir): when a container is created, an
+        // empty named volume mounted on a directory of its image takes that directory's content,
+        // owner and mode. Without the directory the volume's root stays root's, 0755
+        // (daemon/volume/local/local.go), and the sync's unprivileged user cannot write it.
+        it("is given /models of the sync image, owned by the user the sync runs as", () => {
+            const dockerfile = fs.readFileSync(path.join(REPO_ROOT, "images/model-sync/Dockerfile"), "utf8");
+            const instructions = DockerfileParser.parse(dockerfile).getInstructions();
+            const runtime = instructions.slice(instructions.map((i) => i.getKeyword()).lastIndexOf("FROM") + 1);
+            const user = runtime.filter((i) => i.getKeyword() === "USER").pop()?.getArgumentsContent()?.trim() ?? "root";
+            expect(user).not.to.match(/^(root|0)(:|$)/);
+            const [owner, group = owner] = user.split(":");
+            const creates = runtime.filter((i) => i.getKeyword() === "RUN").map((i) => i.getArgumentsContent() ?? "")
+                .find((cmd) => new RegExp(`\\binstall\\s+-d\\b.*\\s${MODEL_MOUNT_PATH}(\\s|$)`).test(cmd));
+            expect(creates, `the runtime stage creates ${MODEL_MOUNT_PATH} with install -d`).to.be.a("string");
+            expect(creates).to.match(new RegExp(`\\s-o\\s+${owner}\\s`)).and.to.match(new RegExp(`\\s-g\\s+${group}\\s`));
+        });
+
+        // moby daemon/volume/mounts/linux_parser.go: a volume mount copies the image's data unless
+        // its VolumeOptions say NoCopy.
+        it("is mounted by the sync with Docker's copy of the image directory left on", () => {
+            const sync = one(plan, CONTAINER, "model-sync-container");
+            expect(get(sync.inputs, "mounts.0.type")).to.equal("volume");
+            expect(get(sync.inputs, "mounts.0.volumeOptions.noCopy")).not.to.equal(true);
         });
     });
 
