@@ -5,10 +5,42 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalModelCache } from "../components/local/modelCache";
 import { LocalModelService } from "../components/local/modelService";
-import { LocalModelSync } from "../components/local/modelSync";
+import { LocalModelSync, SYNC_USER } from "../components/local/modelSync";
 import { buildkitdConfig, LocalRegistry } from "../components/local/registry";
+import { configKeyOf, StackConfigError } from "../stacks/load";
 import { localServicePorts, type StackConfig } from "../stacks/schema";
 import type { Target, TargetRegistry, WorkloadInputs, WorkloadOutputs } from "./target";
+
+/** What hostPathProblem reads of a directory: fs.Stats has it. */
+export type DirectoryStat = Pick<fs.Stats, "uid" | "gid" | "mode" | "isDirectory">;
+
+/**
+ * Why the sync could not write the cache in `hostPath` (undefined: it can). Docker bind-mounts a
+ * host directory as it is, with its owner and mode; on Linux the kernel then checks the sync's
+ * uid and gid against them. Docker Desktop (macOS, Windows) maps ownership for its VM's
+ * containers, so only the directory's existence is checked there.
+ */
+export function hostPathProblem(hostPath: string, stat: DirectoryStat | undefined, platform: NodeJS.Platform): string | undefined {
+    const { uid, gid } = SYNC_USER;
+    if (stat === undefined) return `does not exist: create it for the sync's user, \`sudo install -d -o ${uid} -g ${gid} ${hostPath}\``;
+    if (!stat.isDirectory()) return "is not a directory";
+    if (platform !== "linux") return undefined;
+    // The owner's bits apply to the owner, else the group's to the group, else the others'.
+    const bits = stat.uid === uid ? stat.mode >> 6 : stat.gid === gid ? stat.mode >> 3 : stat.mode;
+    // Creating entries in a directory takes write and search (x) permission.
+    if ((bits & 0o3) === 0o3) return undefined;
+    const mode = (stat.mode & 0o7777).toString(8).padStart(4, "0");
+    return `is owned by ${stat.uid}:${stat.gid} with mode ${mode}, which the sync (uid ${uid}, gid ${gid}) cannot write: run \`sudo chown -R ${uid}:${gid} ${hostPath}\``;
+}
+
+/** Refuses, before anything is registered, a host directory for the cache the sync could not write. */
+async function checkLocalHost(cfg: StackConfig): Promise<void> {
+    const hostPath = cfg.local.modelCacheHostPath;
+    if (hostPath === undefined) return;
+    const stat = await fs.promises.stat(hostPath).catch(() => undefined);
+    const problem = hostPathProblem(hostPath, stat, process.platform);
+    if (problem !== undefined) throw new StackConfigError([`${configKeyOf(["local", "modelCacheHostPath"])}: ${problem} (value ${JSON.stringify(hostPath)})`]);
+}
 
 function localRegistry(cfg: StackConfig, prefix: string): TargetRegistry {
     // The builder reads its config from a file when it is created; generated, beside the program.
@@ -51,6 +83,7 @@ function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs
 
 /** A local Docker engine: no cloud account. */
 export const localTarget: Target = {
+    preflight: checkLocalHost,
     registry: localRegistry,
     deploy: deployLocally,
 };

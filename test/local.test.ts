@@ -1,11 +1,13 @@
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { expect } from "chai";
 import { DockerfileParser } from "dockerfile-ast";
 import { parse as parseYaml } from "yaml";
 import { MODEL_MOUNT_PATH } from "../components/shared/modelCacheContract";
 import { buildkitdConfig, registryConfig } from "../components/local/registry";
-import { requireSyncSuccess } from "../components/local/modelSync";
+import { requireSyncSuccess, SYNC_USER } from "../components/local/modelSync";
+import { hostPathProblem } from "../targets/local";
 import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
 import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
 
@@ -120,10 +122,77 @@ describe("the local target (local stack under mocks)", () => {
             expect(one(p, CONTAINER, name).inputs).to.include({ cpus: "0.5", memory: 512 });
         });
 
-                it("uses a host directory for the cache when asked", async () => {
-            const p = await evaluateWith({ "warmstart:local": { modelCacheHostPath: "/srv/models" } }, "local");
+    });
+
+    describe("a host directory for the cache (local.modelCacheHostPath)", () => {
+        let root: string;
+        before(() => {
+            root = fs.mkdtempSync(path.join(os.tmpdir(), "warmstart-cache-"));
+        });
+        after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+        /** A directory under the test's root with the given mode (not masked by the umask). */
+        const dirWithMode = (name: string, mode: number) => {
+            const dir = path.join(root, name);
+            fs.mkdirSync(dir);
+            fs.chmodSync(dir, mode);
+            return dir;
+        };
+
+        /** The local stack with a host path must fail before registering anything; its message. */
+        const rejected = async (hostPath: string) => {
+            try {
+                await evaluate("local", devConfigWith({ "warmstart:local": { modelCacheHostPath: hostPath } }, "local"));
+            } catch (err) {
+                expect(err).to.be.instanceOf(EvaluationError);
+                expect((err as EvaluationError).registered, "resources registered before the refusal").to.equal(0);
+                return (err as Error).message;
+            }
+            throw new Error(`host path ${hostPath} was accepted`);
+        };
+
+        it("bind-mounts a directory the sync's user can write, instead of a volume", async () => {
+            const dir = dirWithMode("shared", 0o777);
+            const p = await evaluateWith({ "warmstart:local": { modelCacheHostPath: dir } }, "local");
             expect(byType(p, "docker:index/volume:Volume").map((v) => v.name)).not.to.include("model-cache-volume");
-            expect(get(one(p, CONTAINER, "embeddings-container").inputs, "mounts.0")).to.deep.equal({ type: "bind", source: "/srv/models", target: "/models", readOnly: true });
+            expect(get(one(p, CONTAINER, "embeddings-container").inputs, "mounts.0")).to.deep.equal({ type: "bind", source: dir, target: "/models", readOnly: true });
+        });
+
+        // moby daemon/volume/mounts/linux_parser.go (validateBindSourceExists): a bind mount's
+        // source must exist; Docker refuses the container otherwise, mid-up.
+        it("refuses a directory that does not exist, with the command that creates it", async () => {
+            const missing = path.join(root, "absent");
+            expect(await rejected(missing)).to.include(`warmstart:local.modelCacheHostPath: does not exist: create it for the sync's user, \`sudo install -d -o ${SYNC_USER.uid} -g ${SYNC_USER.gid} ${missing}\` (value "${missing}")`);
+        });
+
+        // A bind mount keeps the host directory's owner and mode (no copy as for a volume): the
+        // sync, uid 1000, cannot write a directory of root's with mode 0755.
+        it("refuses a directory the sync's user cannot write, with the command that hands it over", async function () {
+            if (process.getuid?.() === SYNC_USER.uid) this.skip();
+            const dir = dirWithMode("private", 0o755);
+            const owner = fs.statSync(dir);
+            expect(await rejected(dir)).to.include(`warmstart:local.modelCacheHostPath: is owned by ${owner.uid}:${owner.gid} with mode 0755, which the sync (uid ${SYNC_USER.uid}, gid ${SYNC_USER.gid}) cannot write: run \`sudo chown -R ${SYNC_USER.uid}:${SYNC_USER.gid} ${dir}\``);
+        });
+
+        it("refuses a file", async () => {
+            const file = path.join(root, "file");
+            fs.writeFileSync(file, "");
+            expect(await rejected(file)).to.include("warmstart:local.modelCacheHostPath: is not a directory");
+        });
+
+        it("reads write access as the kernel does: the owner's bits for the owner, the group's for the group, else the others'", () => {
+            const stat = (uid: number, gid: number, mode: number) => ({ uid, gid, mode: 0o40000 | mode, isDirectory: () => true });
+            const { uid, gid } = SYNC_USER;
+            expect(hostPathProblem("/c", stat(uid, 0, 0o700), "linux")).to.equal(undefined);
+            expect(hostPathProblem("/c", stat(0, gid, 0o770), "linux")).to.equal(undefined);
+            expect(hostPathProblem("/c", stat(0, 0, 0o777), "linux")).to.equal(undefined);
+            // The owner's bits decide for the owner, even when the others may write.
+            expect(hostPathProblem("/c", stat(uid, 0, 0o577), "linux")).to.match(/cannot write/);
+            expect(hostPathProblem("/c", stat(0, gid, 0o757), "linux")).to.match(/cannot write/);
+            // Writing into a directory needs its search bit too.
+            expect(hostPathProblem("/c", stat(0, 0, 0o776), "linux")).to.match(/cannot write/);
+            // Docker Desktop shares host directories with the containers of its VM under its own ownership mapping.
+            expect(hostPathProblem("/c", stat(501, 20, 0o755), "darwin")).to.equal(undefined);
         });
     });
 

@@ -4,6 +4,13 @@ import type { ModelSpec } from "../../images/model-sync/src/models";
 import type { LocalModelCache } from "./modelCache";
 import { syncJobEnv } from "../shared/modelCacheContract";
 
+/**
+ * The user the sync runs as: `node` (1000:1000) of the official Node images the sync image is
+ * built on (images/model-sync/Dockerfile, `USER node`). A host directory for the cache must be
+ * writable by it.
+ */
+export const SYNC_USER = { uid: 1000, gid: 1000 } as const;
+
 export interface LocalModelSyncArgs {
     containerName: string;
     /** The sync program's image, pinned by digest. */
