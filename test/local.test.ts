@@ -90,6 +90,16 @@ describe("the local target (local stack under mocks)", () => {
             }
         });
 
+        // kreuzwerker/terraform-provider-docker resource_docker_container_funcs.go: with `logs` the
+        // provider copies an attached container's whole output into `container_logs`, which the
+        // state then holds in plain text; without it, only Docker keeps the log.
+        it("keeps the sync's log out of the state, and a failure says where to read it", () => {
+            const sync = one(plan, CONTAINER, "model-sync-container");
+            expect(sync.inputs).to.include({ attach: true });
+            expect(sync.inputs.logs).not.to.equal(true);
+            expect(() => requireSyncSuccess("ws-local-model-sync", 2)).to.throw("read its output with `docker logs ws-local-model-sync`");
+        });
+
         // kreuzwerker/terraform-provider-docker resource_docker_container_funcs.go: an attached
         // one-shot container's exit code is stored in `exit_code`, never turned into an error.
         it("fails the deployment, with no service container, when the one-shot sync exits non-zero", async () => {

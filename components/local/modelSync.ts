@@ -53,9 +53,9 @@ export class LocalModelSync extends pulumi.ComponentResource {
             image: args.image,
             envs: Object.entries(syncJobEnv(args)).map(([k, v]) => `${k}=${v}`).sort(),
             mounts: [args.modelCache.writeVolume()],
-            // One-shot: wait for the exit, keep the container (and its logs) for the next run.
+            // One-shot: wait for the exit, keep the container (and its log, for `docker logs`) for
+            // the next run. No `logs`: the provider would copy the whole log into the state.
             attach: true,
-            logs: true,
             mustRun: false,
             restart: "no",
         }, { parent: this });
