@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { inspectContainer } from "../components/local/dockerEngine";
 import { LocalModelCache } from "../components/local/modelCache";
 import { LocalModelService } from "../components/local/modelService";
 import { LocalModelSync, SYNC_USER } from "../components/local/modelSync";
@@ -57,9 +58,12 @@ function localRegistry(cfg: StackConfig, prefix: string): TargetRegistry {
 
 function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs {
     const modelCache = new LocalModelCache("model-cache", { volumeName: `${prefix}-models`, hostPath: cfg.local.modelCacheHostPath });
+    const syncContainerName = `${prefix}-model-sync`;
     const sync = new LocalModelSync("model-sync", {
-        containerName: `${prefix}-model-sync`, image: images.sync, modelCache, models: cfg.models,
+        containerName: syncContainerName, image: images.sync, modelCache, models: cfg.models,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
+        // Asked of the engine the provider drives: its `docker:host`, else DOCKER_HOST.
+        lastRun: inspectContainer(syncContainerName, new pulumi.Config("docker").get("host")),
     });
     const hostPorts = localServicePorts(cfg.local, cfg.services.length);
     const services = cfg.services.map((svc, i) => new LocalModelService(svc.name, {
@@ -77,7 +81,7 @@ function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs
         modelCacheVolume: modelCache.volume?.name ?? cfg.local.modelCacheHostPath,
         // Resolves only when the sync succeeded, so a failed sync fails `pulumi up` with no service.
         syncContainer: pulumi.all([sync.container.name, sync.succeeded]).apply(([name]) => name),
-        runSyncCommand: `docker start --attach ${prefix}-model-sync`,
+        runSyncCommand: `docker start --attach ${syncContainerName}`,
     };
 }
 

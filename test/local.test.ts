@@ -6,7 +6,8 @@ import { DockerfileParser } from "dockerfile-ast";
 import { parse as parseYaml } from "yaml";
 import { MODEL_MOUNT_PATH } from "../components/shared/modelCacheContract";
 import { buildkitdConfig, registryConfig } from "../components/local/registry";
-import { requireSyncSuccess, SYNC_USER } from "../components/local/modelSync";
+import type { ContainerRun } from "../components/local/dockerEngine";
+import { requireSyncSuccess, SYNC_ATTEMPT_LABEL, SYNC_USER } from "../components/local/modelSync";
 import { hostPathProblem } from "../targets/local";
 import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
 import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
@@ -203,6 +204,63 @@ describe("the local target (local stack under mocks)", () => {
             expect(hostPathProblem("/c", stat(0, 0, 0o776), "linux")).to.match(/cannot write/);
             // Docker Desktop shares host directories with the containers of its VM under its own ownership mapping.
             expect(hostPathProblem("/c", stat(501, 20, 0o755), "darwin")).to.equal(undefined);
+        });
+    });
+
+    describe("the plain up after a failed sync, with the config unchanged", () => {
+        const SYNC = "ws-local-model-sync";
+        /** The id the mocks give the sync container: the one the state holds. */
+        const STATE_ID = "docker:index/container:Container::model-sync-container-id";
+        const run = (fields: Partial<ContainerRun>): ContainerRun => ({ id: "f".repeat(64), status: "exited", exitCode: 0, labels: { [SYNC_ATTEMPT_LABEL]: "first" }, ...fields });
+        const attemptOf = (p: Plan) => (one(p, CONTAINER, "model-sync-container").inputs.labels as { label: string; value: string }[] | undefined)
+            ?.find((l) => l.label === SYNC_ATTEMPT_LABEL)?.value;
+        const startedAfter = (p: Plan) => get(one(p, CONTAINER, "embeddings-container").inputs, "labels.0.value");
+        const local = () => devConfigWith({}, "local");
+
+        it("declares the first attempt when Docker has no sync container", () => {
+            expect(attemptOf(plan)).to.equal("first");
+        });
+
+        // kreuzwerker/terraform-provider-docker resource_docker_container.go: `labels` is ForceNew;
+        // pulumi-docker provider/resources.go: docker_container is DeleteBeforeReplace.
+        it("replaces the container whose run failed, so the sync runs again and the services start on its success", async () => {
+            const failed = run({ id: `0123456789ab${"c".repeat(52)}`, exitCode: 1 });
+            const p = await evaluate("local", local(), { docker: { [SYNC]: failed } });
+            expect(attemptOf(p)).to.equal("after-0123456789ab");
+            // The replacement's exit code is the one the provider records on create (0 in the mocks).
+            expect(startedAfter(p)).to.equal("model-sync exit 0");
+        });
+
+        it("runs again a container that was created and never ran, or died", async () => {
+            for (const status of ["created", "dead"]) {
+                const p = await evaluate("local", local(), { docker: { [SYNC]: run({ id: `abcdef012345${"0".repeat(52)}`, status }) } });
+                expect(attemptOf(p), status).to.equal("after-abcdef012345");
+            }
+        });
+
+        it("keeps a container whose run by hand succeeded since, and starts the services though the state holds the failure", async () => {
+            const p = await evaluate("local", local(), {
+                state: { "model-sync-container": { exitCode: 1 } },
+                docker: { [SYNC]: run({ id: STATE_ID, labels: { [SYNC_ATTEMPT_LABEL]: "after-0123456789ab" } }) },
+            });
+            expect(attemptOf(p)).to.equal("after-0123456789ab");
+            expect(startedAfter(p)).to.equal("model-sync exit 0");
+        });
+
+        it("keeps a sync that is running, and a successful one: no change", async () => {
+            for (const status of ["running", "exited"]) {
+                const p = await evaluate("local", local(), { docker: { [SYNC]: run({ id: STATE_ID, status, labels: { [SYNC_ATTEMPT_LABEL]: "after-0123456789ab" } }) } });
+                expect(attemptOf(p), status).to.equal("after-0123456789ab");
+            }
+        });
+
+        it("fails again, pointing at docker logs, when the sync run again fails too", async () => {
+            try {
+                await evaluate("local", local(), { state: { "model-sync-container": { exitCode: 2 } }, docker: { [SYNC]: run({ exitCode: 1 }) } });
+                expect.fail("a failed sync was accepted");
+            } catch (err) {
+                expect((err as Error).message).to.include("ws-local-model-sync exited with code 2: read its output with `docker logs ws-local-model-sync`");
+            }
         });
     });
 
