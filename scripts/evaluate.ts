@@ -4,12 +4,14 @@
 // result; the tests assert on it.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { DockerContainers, startOfflineDockerEngine } from "./offline/dockerEngine";
 import { mocksFor, StackOutputs, StateOverrides } from "./offline/mocks";
 import { PlannedResource, recordMonitor } from "./offline/recorder";
 import { FlatConfig, PROJECT, REPO_ROOT, stackFileConfig } from "./offline/stackFiles";
 import { flatToRaw, parseStackConfig } from "../stacks/load";
 
 export { FlatConfig, listStacks, projectDefaults, REPO_ROOT, stackFileConfig } from "./offline/stackFiles";
+export { DockerContainers } from "./offline/dockerEngine";
 export { StackOutputs, StateOverrides } from "./offline/mocks";
 export { PlannedResource, RecordedOptions } from "./offline/recorder";
 
@@ -55,11 +57,32 @@ async function resolveOutputs(program: Record<string, unknown>): Promise<Record<
 /** The organization offline stacks live in (the local backend's). */
 export const ORGANIZATION = "organization";
 
+/** The variables that point a Docker client at an engine: the offline engine's while the program runs. */
+const DOCKER_CLIENT_ENV = ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] as const;
+
 /**
  * Runs index.ts for a stack config under mocks and records what it registers. The stack's own
- * previous outputs (read back by the program) are `previousOutputs`: none, a first deploy, unless given.
+ * previous outputs (read back by the program) are `previousOutputs`: none, a first deploy, unless
+ * given. The Docker engine the program reads (the local target asks it about its sync container)
+ * is an offline one that knows `docker`: none, unless given.
  */
-export async function evaluate(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown>; state?: StateOverrides } = {}): Promise<Plan> {
+export async function evaluate(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown>; state?: StateOverrides; docker?: DockerContainers } = {}): Promise<Plan> {
+    const engine = await startOfflineDockerEngine(opts.docker);
+    const clientEnv = Object.fromEntries(DOCKER_CLIENT_ENV.map((name) => [name, process.env[name]]));
+    for (const name of DOCKER_CLIENT_ENV) delete process.env[name];
+    process.env.DOCKER_HOST = engine.host;
+    try {
+        return await evaluateOnEngine(stack, config, opts);
+    } finally {
+        for (const name of DOCKER_CLIENT_ENV) {
+            if (clientEnv[name] === undefined) delete process.env[name];
+            else process.env[name] = clientEnv[name];
+        }
+        await engine.close();
+    }
+}
+
+async function evaluateOnEngine(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown>; state?: StateOverrides }): Promise<Plan> {
     pulumi.runtime.setAllConfig(config);
     const stackReferences = { ...opts.stackReferences, [`${ORGANIZATION}/${PROJECT}/${stack}`]: opts.previousOutputs ?? {} };
     await pulumi.runtime.setMocks(mocksFor(stackReferences, opts.state), PROJECT, stack, false, ORGANIZATION);

@@ -1,6 +1,7 @@
 // Reads the stack configuration from Pulumi config and validates it before any resource exists.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { missingBuildPaths } from "./buildPaths";
 import { StackConfig, StackConfigInput, stackConfigSchema } from "./schema";
 
 /** The project namespace of every warmstart key in a stack file. */
@@ -88,7 +89,14 @@ export function readRawConfig(): Record<string, unknown> {
     return flatToRaw(pulumi.runtime.allConfig());
 }
 
-/** The validated configuration of the running stack. */
-export function loadStackConfig(): StackConfig {
-    return parseStackConfig(readRawConfig());
+/**
+ * The validated configuration of the running stack, whose build contexts and Dockerfiles exist
+ * under `root`, where Pulumi runs the program and the builder reads them.
+ */
+export function loadStackConfig(root: string = process.cwd()): StackConfig {
+    const raw = readRawConfig();
+    const cfg = parseStackConfig(raw);
+    const missing = missingBuildPaths(cfg, root);
+    if (missing.length > 0) throw new StackConfigError(missing.map((m) => `${configKeyOf(m.key)}: ${m.message} (value ${describe(valueAt(raw, m.key))})`));
+    return cfg;
 }

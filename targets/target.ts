@@ -38,8 +38,9 @@ export interface TargetRegistry {
 
 export interface Target {
     /**
-     * Refuses, before anything is registered, a config change the target can only make by
-     * replacing a resource that holds data.
+     * Refuses, before anything is registered, what the target cannot deploy: on GCP a config
+     * change it could only make by replacing a resource that holds data, locally a host
+     * directory the sync could not write.
      */
     preflight?(cfg: StackConfig, stack: string): Promise<void>;
     /** Creates the registry cache (a platform or an `all` stack). */

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import { expect } from "chai";
 import { flatToRaw, parseStackConfig, StackConfigError } from "../stacks/load";
-import { listStacks, stackFileConfig } from "../scripts/evaluate";
+import { evaluateStack, listStacks, stackFileConfig } from "../scripts/evaluate";
 import * as path from "path";
 import { stackConfigSchema } from "../stacks/schema";
 import { REPO_ROOT } from "../scripts/evaluate";
@@ -137,6 +137,13 @@ describe("stack configuration", () => {
             ["a proxy TTL in words", { "warmstart:local": { proxyTtl: "7 days" } }, "warmstart:local.proxyTtl"],
             ["a relative model cache host path", { "warmstart:local": { modelCacheHostPath: "models" } }, "warmstart:local.modelCacheHostPath"],
             ["a fractional first service port", { "warmstart:local": { firstServicePort: 8080.5 } }, "warmstart:local.firstServicePort"],
+            ["a service published on the local proxy's port", { "warmstart:target": "local", "warmstart:local": { firstServicePort: 4999 } }, "warmstart:local.firstServicePort"],
+            // Build paths are read where Pulumi runs the program, the project root: a missing one failed mid-up.
+            ["a service context that does not exist", { "warmstart:services": serviceWith(1, { context: "images/services/nope" }) }, "warmstart:services[1].context"],
+            ["a service Dockerfile that does not exist", { "warmstart:services": serviceWith(0, { dockerfile: "images/services/embeddings/Dockerfile.gpu" }) }, "warmstart:services[0].dockerfile"],
+            ["a base context that does not exist", { "warmstart:bases": [{ ...devBases()[0], context: "images/cuda" }, devBases()[1]] }, "warmstart:bases[0].context"],
+            ["a base Dockerfile that does not exist", { "warmstart:bases": [devBases()[0], { ...devBases()[1], dockerfile: "images/cuda-base/Dockerfile.devel" }] }, "warmstart:bases[1].dockerfile"],
+            ["a sync context that does not exist", { "warmstart:sync": { context: "images/sync" } }, "warmstart:sync.context"],
             ["an unknown layer", { "warmstart:layer": "team" }, "warmstart:layer"],
             ["a project layer without its platform stack", { "warmstart:layer": "project" }, "warmstart:platformStack"],
             ["a platform stack on an all-in-one stack", { "warmstart:platformStack": "acme/warmstart/platform" }, "warmstart:platformStack"],
@@ -222,6 +229,35 @@ describe("stack configuration", () => {
                 it("quotes the offending value in the message", async () => {
             const message = await expectRejected({ "warmstart:services": serviceWith(1, { memory: "16GB" }) });
             expect(message).to.include('(value "16GB")');
+        });
+
+        describe("build paths", () => {
+            it("names the key, the path and the project root it is read from", async () => {
+                const message = await expectRejected({ "warmstart:services": serviceWith(1, { context: "images/services/nope" }) });
+                expect(message).to.include(`warmstart:services[1].context: no directory images/services/nope in the project root ${process.cwd()}`);
+            });
+
+            it("checks the Dockerfile a service or the sync gets by default, <context>/Dockerfile", async () => {
+                // images/services exists, and holds no Dockerfile of its own.
+                expect(await expectRejected({ "warmstart:services": serviceWith(1, { context: "images/services" }) }))
+                    .to.include("warmstart:services[1].dockerfile: no file images/services/Dockerfile (the default, <context>/Dockerfile) in the project root");
+                expect(await expectRejected({ "warmstart:sync": { context: "images/services" } }))
+                    .to.include("warmstart:sync.context: no file images/services/Dockerfile (the sync's Dockerfile, <context>/Dockerfile) in the project root");
+            });
+
+            it("refuses a file where a context directory belongs, and a directory where a Dockerfile does", async () => {
+                expect(await expectRejected({ "warmstart:services": serviceWith(1, { context: "images/services/custom-ops/app.py" }) }))
+                    .to.include("warmstart:services[1].context: no directory images/services/custom-ops/app.py");
+                expect(await expectRejected({ "warmstart:services": serviceWith(1, { dockerfile: "images/services/custom-ops" }) }))
+                    .to.include("warmstart:services[1].dockerfile: no file images/services/custom-ops");
+            });
+
+            it("checks only what the stack builds: a project's bases are its platform's", async () => {
+                const bases = [{ ...devBases()[0], context: "images/cuda" }, devBases()[1]];
+                const project = { ...stackFileConfig("project-example"), "warmstart:bases": JSON.stringify(bases) };
+                const plan = await evaluateStack("project-example", { config: project });
+                expect(plan.resources.length).to.be.greaterThan(0);
+            });
         });
 
         it("reports every problem at once", () => {

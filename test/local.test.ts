@@ -1,8 +1,15 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { expect } from "chai";
+import { DockerfileParser } from "dockerfile-ast";
 import { parse as parseYaml } from "yaml";
+import { MODEL_MOUNT_PATH } from "../contract/modelCache";
 import { buildkitdConfig, registryConfig } from "../components/local/registry";
-import { requireSyncSuccess } from "../components/local/modelSync";
-import { evaluate, EvaluationError, evaluateStack } from "../scripts/evaluate";
+import type { ContainerRun } from "../components/local/dockerEngine";
+import { requireSyncSuccess, SYNC_ATTEMPT_LABEL, SYNC_USER } from "../components/local/modelSync";
+import { hostPathProblem } from "../targets/local";
+import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
 import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";
@@ -84,6 +91,16 @@ describe("the local target (local stack under mocks)", () => {
             }
         });
 
+        // kreuzwerker/terraform-provider-docker resource_docker_container_funcs.go: with `logs` the
+        // provider copies an attached container's whole output into `container_logs`, which the
+        // state then holds in plain text; without it, only Docker keeps the log.
+        it("keeps the sync's log out of the state, and a failure says where to read it", () => {
+            const sync = one(plan, CONTAINER, "model-sync-container");
+            expect(sync.inputs).to.include({ attach: true });
+            expect(sync.inputs.logs).not.to.equal(true);
+            expect(() => requireSyncSuccess("ws-local-model-sync", 2)).to.throw("read its output with `docker logs ws-local-model-sync`");
+        });
+
         // kreuzwerker/terraform-provider-docker resource_docker_container_funcs.go: an attached
         // one-shot container's exit code is stored in `exit_code`, never turned into an error.
         it("fails the deployment, with no service container, when the one-shot sync exits non-zero", async () => {
@@ -116,10 +133,162 @@ describe("the local target (local stack under mocks)", () => {
             expect(one(p, CONTAINER, name).inputs).to.include({ cpus: "0.5", memory: 512 });
         });
 
-                it("uses a host directory for the cache when asked", async () => {
-            const p = await evaluateWith({ "warmstart:local": { modelCacheHostPath: "/srv/models" } }, "local");
+    });
+
+    describe("a host directory for the cache (local.modelCacheHostPath)", () => {
+        let root: string;
+        before(() => {
+            root = fs.mkdtempSync(path.join(os.tmpdir(), "warmstart-cache-"));
+        });
+        after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+        /** A directory under the test's root with the given mode (not masked by the umask). */
+        const dirWithMode = (name: string, mode: number) => {
+            const dir = path.join(root, name);
+            fs.mkdirSync(dir);
+            fs.chmodSync(dir, mode);
+            return dir;
+        };
+
+        /** The local stack with a host path must fail before registering anything; its message. */
+        const rejected = async (hostPath: string) => {
+            try {
+                await evaluate("local", devConfigWith({ "warmstart:local": { modelCacheHostPath: hostPath } }, "local"));
+            } catch (err) {
+                expect(err).to.be.instanceOf(EvaluationError);
+                expect((err as EvaluationError).registered, "resources registered before the refusal").to.equal(0);
+                return (err as Error).message;
+            }
+            throw new Error(`host path ${hostPath} was accepted`);
+        };
+
+        it("bind-mounts a directory the sync's user can write, instead of a volume", async () => {
+            const dir = dirWithMode("shared", 0o777);
+            const p = await evaluateWith({ "warmstart:local": { modelCacheHostPath: dir } }, "local");
             expect(byType(p, "docker:index/volume:Volume").map((v) => v.name)).not.to.include("model-cache-volume");
-            expect(get(one(p, CONTAINER, "embeddings-container").inputs, "mounts.0")).to.deep.equal({ type: "bind", source: "/srv/models", target: "/models", readOnly: true });
+            expect(get(one(p, CONTAINER, "embeddings-container").inputs, "mounts.0")).to.deep.equal({ type: "bind", source: dir, target: "/models", readOnly: true });
+        });
+
+        // moby daemon/volume/mounts/linux_parser.go (validateBindSourceExists): a bind mount's
+        // source must exist; Docker refuses the container otherwise, mid-up.
+        it("refuses a directory that does not exist, with the command that creates it", async () => {
+            const missing = path.join(root, "absent");
+            expect(await rejected(missing)).to.include(`warmstart:local.modelCacheHostPath: does not exist: create it for the sync's user, \`sudo install -d -o ${SYNC_USER.uid} -g ${SYNC_USER.gid} ${missing}\` (value "${missing}")`);
+        });
+
+        // A bind mount keeps the host directory's owner and mode (no copy as for a volume): the
+        // sync, uid 1000, cannot write a directory of root's with mode 0755.
+        it("refuses a directory the sync's user cannot write, with the command that hands it over", async function () {
+            if (process.getuid?.() === SYNC_USER.uid) this.skip();
+            const dir = dirWithMode("private", 0o755);
+            const owner = fs.statSync(dir);
+            expect(await rejected(dir)).to.include(`warmstart:local.modelCacheHostPath: is owned by ${owner.uid}:${owner.gid} with mode 0755, which the sync (uid ${SYNC_USER.uid}, gid ${SYNC_USER.gid}) cannot write: run \`sudo chown -R ${SYNC_USER.uid}:${SYNC_USER.gid} ${dir}\``);
+        });
+
+        it("refuses a file", async () => {
+            const file = path.join(root, "file");
+            fs.writeFileSync(file, "");
+            expect(await rejected(file)).to.include("warmstart:local.modelCacheHostPath: is not a directory");
+        });
+
+        it("reads write access as the kernel does: the owner's bits for the owner, the group's for the group, else the others'", () => {
+            const stat = (uid: number, gid: number, mode: number) => ({ uid, gid, mode: 0o40000 | mode, isDirectory: () => true });
+            const { uid, gid } = SYNC_USER;
+            expect(hostPathProblem("/c", stat(uid, 0, 0o700), "linux")).to.equal(undefined);
+            expect(hostPathProblem("/c", stat(0, gid, 0o770), "linux")).to.equal(undefined);
+            expect(hostPathProblem("/c", stat(0, 0, 0o777), "linux")).to.equal(undefined);
+            // The owner's bits decide for the owner, even when the others may write.
+            expect(hostPathProblem("/c", stat(uid, 0, 0o577), "linux")).to.match(/cannot write/);
+            expect(hostPathProblem("/c", stat(0, gid, 0o757), "linux")).to.match(/cannot write/);
+            // Writing into a directory needs its search bit too.
+            expect(hostPathProblem("/c", stat(0, 0, 0o776), "linux")).to.match(/cannot write/);
+            // Docker Desktop shares host directories with the containers of its VM under its own ownership mapping.
+            expect(hostPathProblem("/c", stat(501, 20, 0o755), "darwin")).to.equal(undefined);
+        });
+    });
+
+    describe("the plain up after a failed sync, with the config unchanged", () => {
+        const SYNC = "ws-local-model-sync";
+        /** The id the mocks give the sync container: the one the state holds. */
+        const STATE_ID = "docker:index/container:Container::model-sync-container-id";
+        const run = (fields: Partial<ContainerRun>): ContainerRun => ({ id: "f".repeat(64), status: "exited", exitCode: 0, labels: { [SYNC_ATTEMPT_LABEL]: "first" }, ...fields });
+        const attemptOf = (p: Plan) => (one(p, CONTAINER, "model-sync-container").inputs.labels as { label: string; value: string }[] | undefined)
+            ?.find((l) => l.label === SYNC_ATTEMPT_LABEL)?.value;
+        const startedAfter = (p: Plan) => get(one(p, CONTAINER, "embeddings-container").inputs, "labels.0.value");
+        const local = () => devConfigWith({}, "local");
+
+        it("declares the first attempt when Docker has no sync container", () => {
+            expect(attemptOf(plan)).to.equal("first");
+        });
+
+        // kreuzwerker/terraform-provider-docker resource_docker_container.go: `labels` is ForceNew;
+        // pulumi-docker provider/resources.go: docker_container is DeleteBeforeReplace.
+        it("replaces the container whose run failed, so the sync runs again and the services start on its success", async () => {
+            const failed = run({ id: `0123456789ab${"c".repeat(52)}`, exitCode: 1 });
+            const p = await evaluate("local", local(), { docker: { [SYNC]: failed } });
+            expect(attemptOf(p)).to.equal("after-0123456789ab");
+            // The replacement's exit code is the one the provider records on create (0 in the mocks).
+            expect(startedAfter(p)).to.equal("model-sync exit 0");
+        });
+
+        it("runs again a container that was created and never ran, or died", async () => {
+            for (const status of ["created", "dead"]) {
+                const p = await evaluate("local", local(), { docker: { [SYNC]: run({ id: `abcdef012345${"0".repeat(52)}`, status }) } });
+                expect(attemptOf(p), status).to.equal("after-abcdef012345");
+            }
+        });
+
+        it("keeps a container whose run by hand succeeded since, and starts the services though the state holds the failure", async () => {
+            const p = await evaluate("local", local(), {
+                state: { "model-sync-container": { exitCode: 1 } },
+                docker: { [SYNC]: run({ id: STATE_ID, labels: { [SYNC_ATTEMPT_LABEL]: "after-0123456789ab" } }) },
+            });
+            expect(attemptOf(p)).to.equal("after-0123456789ab");
+            expect(startedAfter(p)).to.equal("model-sync exit 0");
+        });
+
+        it("keeps a sync that is running, and a successful one: no change", async () => {
+            for (const status of ["running", "exited"]) {
+                const p = await evaluate("local", local(), { docker: { [SYNC]: run({ id: STATE_ID, status, labels: { [SYNC_ATTEMPT_LABEL]: "after-0123456789ab" } }) } });
+                expect(attemptOf(p), status).to.equal("after-0123456789ab");
+            }
+        });
+
+        it("fails again, pointing at docker logs, when the sync run again fails too", async () => {
+            try {
+                await evaluate("local", local(), { state: { "model-sync-container": { exitCode: 2 } }, docker: { [SYNC]: run({ exitCode: 1 }) } });
+                expect.fail("a failed sync was accepted");
+            } catch (err) {
+                expect((err as Error).message).to.include("ws-local-model-sync exited with code 2: read its output with `docker logs ws-local-model-sync`");
+            }
+        });
+    });
+
+    describe("a fresh model cache volume", () => {
+        // moby daemon/create_unix.go (populateVolume) and daemon/container/container_unix.go
+        // (copyExistingContents, containerd continuity fs.CopyDir): when a container is created, an
+        // empty named volume mounted on a directory of its image takes that directory's content,
+        // owner and mode. Without the directory the volume's root stays root's, 0755
+        // (daemon/volume/local/local.go), and the sync's unprivileged user cannot write it.
+        it("is given /models of the sync image, owned by the user the sync runs as", () => {
+            const dockerfile = fs.readFileSync(path.join(REPO_ROOT, "images/model-sync/Dockerfile"), "utf8");
+            const instructions = DockerfileParser.parse(dockerfile).getInstructions();
+            const runtime = instructions.slice(instructions.map((i) => i.getKeyword()).lastIndexOf("FROM") + 1);
+            const user = runtime.filter((i) => i.getKeyword() === "USER").pop()?.getArgumentsContent()?.trim() ?? "root";
+            expect(user).not.to.match(/^(root|0)(:|$)/);
+            const [owner, group = owner] = user.split(":");
+            const creates = runtime.filter((i) => i.getKeyword() === "RUN").map((i) => i.getArgumentsContent() ?? "")
+                .find((cmd) => new RegExp(`\\binstall\\s+-d\\b.*\\s${MODEL_MOUNT_PATH}(\\s|$)`).test(cmd));
+            expect(creates, `the runtime stage creates ${MODEL_MOUNT_PATH} with install -d`).to.be.a("string");
+            expect(creates).to.match(new RegExp(`\\s-o\\s+${owner}\\s`)).and.to.match(new RegExp(`\\s-g\\s+${group}\\s`));
+        });
+
+        // moby daemon/volume/mounts/linux_parser.go: a volume mount copies the image's data unless
+        // its VolumeOptions say NoCopy.
+        it("is mounted by the sync with Docker's copy of the image directory left on", () => {
+            const sync = one(plan, CONTAINER, "model-sync-container");
+            expect(get(sync.inputs, "mounts.0.type")).to.equal("volume");
+            expect(get(sync.inputs, "mounts.0.volumeOptions.noCopy")).not.to.equal(true);
         });
     });
 
@@ -136,6 +305,11 @@ describe("the local target (local stack under mocks)", () => {
         it("refuses Cloud Monitoring and clashing ports", async () => {
             expect(await expectRejected({ "warmstart:target": "local", "warmstart:monitoring": { enabled: true, notificationEmails: ["a@example.com"] } })).to.include("warmstart:monitoring.enabled:");
             expect(await expectRejected({ "warmstart:target": "local", "warmstart:local": { proxyPort: 6000, pushPort: 6000 } })).to.include("warmstart:local.pushPort: must differ");
+            // Two services from 4999: the second would be published on the proxy's 5000.
+            expect(await expectRejected({ "warmstart:target": "local", "warmstart:local": { firstServicePort: 4999 } }))
+                .to.include("warmstart:local.firstServicePort: publishes services[1] (custom-ops) on port 5000, which local.proxyPort uses");
+            expect(await expectRejected({ "warmstart:target": "local", "warmstart:local": { firstServicePort: 5001 } }))
+                .to.include("warmstart:local.firstServicePort: publishes services[0] (embeddings) on port 5001, which local.pushPort uses");
         });
     });
 });

@@ -4,8 +4,8 @@ import * as path from "path";
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { evaluateStack, REPO_ROOT } from "../scripts/evaluate";
-import { renderTree } from "../scripts/plan";
+import { evaluateStack, listStacks, REPO_ROOT, stackFileConfig } from "../scripts/evaluate";
+import { renderTree, SNAPSHOT_DIR } from "../scripts/plan";
 import { CONFIG_KEYS } from "../stacks/load";
 import { stackConfigSchema } from "../stacks/schema";
 
@@ -40,6 +40,25 @@ describe("documentation", () => {
         const project = parseYaml(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { description?: string }> };
         expect(Object.keys(project.config).sort()).to.deep.equal([...CONFIG_KEYS].sort());
         for (const [key, decl] of Object.entries(project.config)) expect(decl.description?.trim().length ?? 0, key).to.be.greaterThan(0);
+    });
+
+    // The snapshots are the program's outputs for each stack file (the snapshot tests keep them so).
+    it("lists every stack output, and only those, for each kind of stack", () => {
+        const section = /### Stack outputs\n([\s\S]*?)(\n#|$)/.exec(readme)?.[1] ?? "";
+        const rows = section.split("\n").filter((l) => l.startsWith("|")).map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+        expect(rows.length, "the Stack outputs table").to.be.greaterThan(2);
+        const [header, , ...body] = rows;
+        const marked = (column: string) => {
+            const at = header.indexOf(column);
+            expect(at, `column ${column} in ${header.join(" | ")}`).to.be.greaterThan(0);
+            return body.filter((r) => r[at] === "✓").map((r) => /^`([^`]+)`$/.exec(r[0])?.[1] ?? r[0]).sort();
+        };
+        for (const stack of listStacks()) {
+            const config = stackFileConfig(stack);
+            const column = config["warmstart:target"] === "local" ? "local" : `GCP, \`${config["warmstart:layer"] ?? "all"}\``;
+            const snapshot = JSON.parse(fs.readFileSync(path.join(SNAPSHOT_DIR, `${stack}.json`), "utf8")) as { outputs: Record<string, unknown> };
+            expect(marked(column), `outputs of stack ${stack} (column ${column})`).to.deep.equal(Object.keys(snapshot.outputs).sort());
+        }
     });
 
     describe("the two commands", () => {

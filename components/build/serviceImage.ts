@@ -18,6 +18,11 @@ export interface ServiceImageArgs extends BuildTarget {
     tag: string;
 }
 
+/** The Dockerfile an image builds from: the one named, else `<context>/Dockerfile`. */
+export function dockerfileOf(context: string, dockerfile?: string): string {
+    return dockerfile ?? `${context}/Dockerfile`;
+}
+
 /** One image we build (a service, or the sync program), with its own registry cache. */
 export class ServiceImage extends pulumi.ComponentResource {
     readonly image: dockerBuild.Image;
@@ -30,7 +35,7 @@ export class ServiceImage extends pulumi.ComponentResource {
         this.image = new dockerBuild.Image(`${name}-image`, {
             ...commonImageArgs(args, name),
             context: { location: args.context },
-            dockerfile: { location: args.dockerfile ?? `${args.context}/Dockerfile` },
+            dockerfile: { location: dockerfileOf(args.context, args.dockerfile) },
             target: args.target,
             buildArgs: args.buildArgs,
             tags: [tag],

@@ -1,8 +1,16 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelSpec } from "../../images/model-sync/src/models";
+import type { ContainerRun } from "./dockerEngine";
 import type { LocalModelCache } from "./modelCache";
 import { syncJobEnv } from "../../contract/modelCache";
+
+/**
+ * The user the sync runs as: `node` (1000:1000) of the official Node images the sync image is
+ * built on (images/model-sync/Dockerfile, `USER node`). A host directory for the cache must be
+ * writable by it.
+ */
+export const SYNC_USER = { uid: 1000, gid: 1000 } as const;
 
 export interface LocalModelSyncArgs {
     containerName: string;
@@ -11,6 +19,38 @@ export interface LocalModelSyncArgs {
     modelCache: LocalModelCache;
     models: ModelSpec[];
     revisionRetentionDays: number;
+    /** What Docker reports now about the container named `containerName` (undefined: there is none). */
+    lastRun: pulumi.Input<ContainerRun | undefined>;
+}
+
+/** The label that tells a sync container's attempt: a new value replaces the container, and so runs the sync again. */
+export const SYNC_ATTEMPT_LABEL = "warmstart.sync-attempt";
+
+/** A run that left the cache unfinished: exited non-zero, never started, or dead. */
+function runFailed(run: ContainerRun): boolean {
+    return run.status === "created" || run.status === "dead" || (run.status === "exited" && run.exitCode !== 0);
+}
+
+/**
+ * The attempt label of the sync container this deployment declares, from what Docker reports
+ * about the container now. After a failed run: a new value, so the next plain `pulumi up`, with
+ * the config unchanged, replaces the container and the sync runs again. Otherwise the value that
+ * container carries (nothing changes), or `first` when there is none.
+ */
+export function syncAttempt(lastRun: ContainerRun | undefined): string {
+    if (lastRun === undefined) return "first";
+    if (runFailed(lastRun)) return `after-${lastRun.id.slice(0, 12)}`;
+    return lastRun.labels[SYNC_ATTEMPT_LABEL] ?? "first";
+}
+
+/**
+ * The exit code of the sync's latest run. The provider records it when it creates the container
+ * (`recorded`); when this deployment keeps that container and Docker reports on it, Docker's code
+ * is newer (a run by hand may have succeeded since). A container created now has a new id.
+ */
+export function latestExitCode(containerId: string | undefined, recorded: number | undefined, lastRun: ContainerRun | undefined): number | undefined {
+    if (lastRun !== undefined && lastRun.id === containerId && lastRun.status === "exited") return lastRun.exitCode;
+    return recorded;
 }
 
 /**
@@ -21,7 +61,7 @@ export interface LocalModelSyncArgs {
  */
 export function requireSyncSuccess(containerName: string, exitCode: number | undefined): number | undefined {
     if (exitCode !== undefined && exitCode !== 0) {
-        throw new Error(`the model sync container ${containerName} exited with code ${exitCode}: read its output with \`docker logs ${containerName}\`, fix the cause, then run pulumi up again`);
+        throw new Error(`the model sync container ${containerName} exited with code ${exitCode}: read its output with \`docker logs ${containerName}\`, fix the cause, then run pulumi up again (it runs the sync again)`);
     }
     return exitCode;
 }
@@ -46,13 +86,18 @@ export class LocalModelSync extends pulumi.ComponentResource {
             image: args.image,
             envs: Object.entries(syncJobEnv(args)).map(([k, v]) => `${k}=${v}`).sort(),
             mounts: [args.modelCache.writeVolume()],
-            // One-shot: wait for the exit, keep the container (and its logs) for the next run.
+            // One-shot: wait for the exit, keep the container (and its log, for `docker logs`) for
+            // the next run. No `logs`: the provider would copy the whole log into the state.
             attach: true,
-            logs: true,
             mustRun: false,
             restart: "no",
+            // kreuzwerker/terraform-provider-docker resource_docker_container.go: `labels` is
+            // ForceNew, so a new attempt replaces the container (and pulumi-docker deletes the
+            // old one first, its name being fixed).
+            labels: [{ label: SYNC_ATTEMPT_LABEL, value: pulumi.output(args.lastRun).apply(syncAttempt) }],
         }, { parent: this });
-        this.succeeded = this.container.exitCode.apply((code) => requireSyncSuccess(args.containerName, code));
+        this.succeeded = pulumi.all([this.container.id, this.container.exitCode, args.lastRun])
+            .apply(([id, code, lastRun]) => requireSyncSuccess(args.containerName, latestExitCode(id, code, lastRun)));
         this.registerOutputs({ container: this.container.name, exitCode: this.succeeded });
     }
 }

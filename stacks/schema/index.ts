@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { baseListSchema } from "./bases";
 import { gcpRegion, resourceName } from "./common";
-import { localSchema } from "./local";
+import { localSchema, localServicePorts } from "./local";
 import { modelList } from "./models";
 import { modelCacheSchema } from "./modelCache";
 import { monitoringSchema } from "./monitoring";
@@ -15,7 +15,7 @@ import { serviceListSchema } from "./services";
 import { syncSchema } from "./sync";
 
 export { baseVariantSchema, BaseVariant, BaseVersions, UBUNTU_PYTHON } from "./bases";
-export { localSchema } from "./local";
+export { localSchema, localServicePorts } from "./local";
 export { modelList, modelSchema } from "./models";
 export { modelCacheSchema } from "./modelCache";
 export { monitoringSchema } from "./monitoring";
@@ -73,6 +73,12 @@ export const stackConfigSchema = z
         if (cfg.target === "local") {
             if (cfg.layer !== "all") ctx.addIssue({ code: "custom", path: ["layer"], message: "must be all with target: local (one machine holds the whole graph)", input: cfg.layer });
             if (cfg.monitoring.enabled) ctx.addIssue({ code: "custom", path: ["monitoring", "enabled"], message: "is a Cloud Monitoring feature: turn it off with target: local", input: true });
+            // Both registries and the services publish on loopback ports of the same host.
+            const ports = localServicePorts(cfg.local, cfg.services.length);
+            for (const registry of ["proxyPort", "pushPort"] as const) {
+                const i = ports.indexOf(cfg.local[registry]);
+                if (i >= 0) ctx.addIssue({ code: "custom", path: ["local", "firstServicePort"], message: `publishes services[${i}] (${cfg.services[i].name}) on port ${ports[i]}, which local.${registry} uses: the services take ports ${ports[0]}-${ports[ports.length - 1]}, one each`, input: cfg.local.firstServicePort });
+            }
         }
         if (cfg.layer === "platform") {
             // A platform stack that silently ignored services would surprise whoever forked it.

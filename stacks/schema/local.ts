@@ -17,3 +17,8 @@ export const localSchema = z.strictObject({
 }).superRefine((local, ctx) => {
     if (local.proxyPort === local.pushPort) ctx.addIssue({ code: "custom", path: ["pushPort"], message: "must differ from local.proxyPort", input: local.pushPort });
 });
+
+/** The host ports the local target publishes services on: `firstServicePort` and up, one a service, in order. */
+export function localServicePorts(local: { firstServicePort: number }, serviceCount: number): number[] {
+    return Array.from({ length: serviceCount }, (_, i) => local.firstServicePort + i);
+}
