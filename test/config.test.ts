@@ -144,6 +144,7 @@ describe("stack configuration", () => {
             ["a platform stack with services", { "warmstart:layer": "platform", "warmstart:models": [] }, "warmstart:services"],
             ["a platform stack with models", { "warmstart:layer": "platform", "warmstart:services": [] }, "warmstart:models"],
             ["a name prefix with a double hyphen", { "warmstart:namePrefix": "w--s" }, "warmstart:namePrefix"],
+            ["a service name with a double hyphen", { "warmstart:services": serviceWith(1, { name: "custom--ops" }) }, "warmstart:services[1].name"],
             // A plain empty string means "not set" (flatToRaw); only a quoted one reaches the schema.
             ["an empty builder", { "warmstart:builder": '""' }, "warmstart:builder"],
             ["no recent caches kept", { "warmstart:registry": { keepRecentCaches: 0 } }, "warmstart:registry.keepRecentCaches"],
@@ -152,6 +153,7 @@ describe("stack configuration", () => {
             ["a soft delete shorter than Cloud Storage allows", { "warmstart:modelCache": { softDeleteRetentionDays: 3 } }, "warmstart:modelCache.softDeleteRetentionDays"],
             ["allUsers as a registry reader", { "warmstart:registry": { readers: ["allUsers"] } }, "warmstart:registry.readers[0]"],
             ["an Ubuntu release by code name", { "warmstart:bases": [{ ...devBases()[0], ubuntuVersion: "noble" }, devBases()[1]] }, "warmstart:bases[0].ubuntuVersion"],
+            ["a Python version YAML read as a number", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: 3.1 }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],
             ["a Python version with its name", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: "python3" }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],
             ["a torch version 'latest'", { "warmstart:bases": [{ ...devBases()[0], torchVersion: "latest" }, devBases()[1]] }, "warmstart:bases[0].torchVersion"],
             ["an empty base context", { "warmstart:bases": [{ ...devBases()[0], context: "" }, devBases()[1]] }, "warmstart:bases[0].context"],
@@ -222,6 +224,28 @@ describe("stack configuration", () => {
                 it("quotes the offending value in the message", async () => {
             const message = await expectRejected({ "warmstart:services": serviceWith(1, { memory: "16GB" }) });
             expect(message).to.include('(value "16GB")');
+        });
+
+        describe("says what to do, as a newcomer reads it", () => {
+            it("gives the name prefix's own limit, 12, for bad characters too", async () => {
+                for (const prefix of ["WS", "averylongprefix"]) {
+                    const message = await expectRejected({ "warmstart:namePrefix": prefix });
+                    expect(message, prefix).to.include("warmstart:namePrefix: must be 1-12 characters");
+                    expect(message, prefix).not.to.include("1-30");
+                }
+            });
+
+            it("asks to quote a version YAML read as a number (an unquoted 3.10 arrives as 3.1)", async () => {
+                const message = await expectRejected({ "warmstart:bases": [{ ...devBases()[0], pythonVersion: 3.1 }, devBases()[1]] });
+                expect(message).to.include('warmstart:bases[0].pythonVersion: must be written in quotes, e.g. "3.10"');
+                expect(message).to.include("(value 3.1)");
+            });
+
+            // Cloud Run attaches one GPU per instance (cloud.google.com/run/docs/configuring/services/gpu).
+            it("says why a GPU count must be 1", async () => {
+                const message = await expectRejected({ "warmstart:services": serviceWith(0, { gpu: { count: 2 } }) });
+                expect(message).to.include("warmstart:services[0].gpu.count: must be 1: Cloud Run attaches one GPU per instance (value 2)");
+            });
         });
 
         it("reports every problem at once", () => {

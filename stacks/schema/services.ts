@@ -11,7 +11,8 @@ export { RESERVED_ENV };
 export const gpuSchema = z.strictObject({
     /** Cloud Run GPU type; L4 is the one Cloud Run offers. */
     type: z.literal("nvidia-l4").default("nvidia-l4"),
-    count: z.literal(1).default(1),
+    /** Cloud Run attaches one GPU per instance (cloud.google.com/run/docs/configuring/services/gpu). */
+    count: z.literal(1, { error: "must be 1: Cloud Run attaches one GPU per instance" }).default(1),
     /** Zonal redundancy costs more GPU quota; off by default for inference services. */
     zonalRedundancy: z.boolean().default(false),
 });
