@@ -1,11 +1,12 @@
 import * as fs from "fs";
 import { expect } from "chai";
-import { flatToRaw, parseStackConfig, StackConfigError } from "../stacks/load";
+import * as os from "os";
+import { flatToRaw, parseStackConfig, providerNamespaces, StackConfigError } from "../stacks/load";
 import { listStacks, stackFileConfig } from "../scripts/evaluate";
 import * as path from "path";
 import { stackConfigSchema } from "../stacks/schema";
 import { REPO_ROOT } from "../scripts/evaluate";
-import { devConfigWith, expectRejected } from "./support/plan";
+import { devConfigWith, evaluateWith, expectRejected } from "./support/plan";
 import { instrument } from "./support/schemaCoverage";
 
 /** The raw value a config key names: `warmstart:services[0].env.PORT` -> raw.services[0].env.PORT. */
@@ -257,6 +258,43 @@ describe("stack configuration", () => {
                 const problems = (err as StackConfigError).problems;
                 expect(problems.some((p) => p.startsWith("warmstart:region:"))).to.equal(true);
                 expect(problems.some((p) => p.startsWith("warmstart:sync.timeZone:"))).to.equal(true);
+            }
+        });
+    });
+    describe("namespaces", () => {
+        it("refuses a key in a namespace nothing reads, naming it, before any resource", async () => {
+            const models = devConfigWith({})["warmstart:models"];
+            const message = await expectRejected({ "warmstart:models": undefined, "warmstrat:models": JSON.parse(models) });
+            const line = message.split("\n").find((l) => l.includes("warmstrat:models:"));
+            expect(line, message).to.include("is in the namespace 'warmstrat', which neither this program nor its providers read");
+            expect(line).to.include("did you mean warmstart:models?");
+            expect(line).to.include(`(value ${models.slice(0, 40)}`);
+            expect(await expectRejected({ "gpc:region": "europe-west1" })).to.include("gpc:region: is in the namespace 'gpc'");
+        });
+
+        it("takes the keys of the engine and of every provider the program uses", async () => {
+            const plan = await evaluateWith({
+                "gcp:region": "europe-west1", "docker:host": "unix:///var/run/docker.sock", "docker-build:host": "unix:///var/run/docker.sock",
+                "time:unused": "x", "pulumi:tags": { team: "ml" },
+            });
+            expect(plan.resources.length).to.be.greaterThan(10);
+        });
+
+        it("reads the providers' namespaces from their packages, not from a list here", () => {
+            expect(providerNamespaces()).to.deep.equal(["docker", "docker-build", "gcp", "time"]);
+            const root = fs.mkdtempSync(path.join(os.tmpdir(), "warmstart-ns-"));
+            try {
+                const write = (file: string, json: unknown) => {
+                    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+                    fs.writeFileSync(path.join(root, file), JSON.stringify(json));
+                };
+                write("package.json", { dependencies: { "@acme/cloud": "1.0.0", "left-pad": "1.0.0", "@pulumi/pulumi": "3.0.0" } });
+                write("node_modules/@acme/cloud/package.json", { pulumi: { resource: true, name: "acme" } });
+                write("node_modules/left-pad/package.json", {});
+                write("node_modules/@pulumi/pulumi/package.json", { pulumi: { comment: "not a provider" } });
+                expect(providerNamespaces(root)).to.deep.equal(["acme"]);
+            } finally {
+                fs.rmSync(root, { recursive: true, force: true });
             }
         });
     });
