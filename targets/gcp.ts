@@ -5,7 +5,7 @@ import { checkHierarchicalNamespace, ModelCache } from "../components/gcp/modelC
 import { ModelService } from "../components/gcp/modelService";
 import { ModelSyncJob } from "../components/gcp/modelSyncJob";
 import { Monitoring } from "../components/gcp/monitoring";
-import { bucketName, cloudRunName, serviceAccountId } from "../components/shared/naming";
+import { bucketName, cloudRunName, SCHEDULER_ACCOUNT, serviceAccountId, SYNC_ACCOUNT, SYNC_NAME } from "../components/shared/naming";
 import { RegistryCache } from "../components/gcp/registryCache";
 import { readPreviousOutputs } from "../stacks/previous";
 import type { StackConfig } from "../stacks/schema";
@@ -62,12 +62,12 @@ function deployToGcp({ cfg, stack, prefix, images }: WorkloadInputs): WorkloadOu
         softDeleteRetentionDays: cfg.modelCache.softDeleteRetentionDays, protect: cfg.deletionProtection,
     });
 
-    const sync = new ModelSyncJob("model-sync", {
+    const sync = new ModelSyncJob(SYNC_NAME, {
         project, region: cfg.region, image: images.sync, modelCache, models: cfg.models,
         schedule: cfg.sync.schedule, timeZone: cfg.sync.timeZone, timeoutSeconds: cfg.sync.timeoutSeconds, maxRetries: cfg.sync.maxRetries,
         cpu: cfg.sync.cpu, memory: cfg.sync.memory, seedOnCreate: cfg.sync.seedOnCreate, hfTokenSecret: cfg.sync.hfTokenSecret,
-        jobName: cloudRunName(prefix, "model-sync"), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
-        accountId: serviceAccountId(cfg.namePrefix, stack, "sync"), schedulerAccountId: serviceAccountId(cfg.namePrefix, stack, "sched"),
+        jobName: cloudRunName(prefix, SYNC_NAME), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
+        accountId: serviceAccountId(cfg.namePrefix, stack, SYNC_ACCOUNT), schedulerAccountId: serviceAccountId(cfg.namePrefix, stack, SCHEDULER_ACCOUNT),
         deletionProtection: cfg.deletionProtection,
     });
 

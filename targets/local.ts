@@ -7,6 +7,7 @@ import { LocalModelCache } from "../components/local/modelCache";
 import { LocalModelService } from "../components/local/modelService";
 import { LocalModelSync } from "../components/local/modelSync";
 import { buildkitdConfig, LocalRegistry } from "../components/local/registry";
+import { SYNC_NAME } from "../components/shared/naming";
 import type { StackConfig } from "../stacks/schema";
 import type { Target, TargetRegistry, WorkloadInputs, WorkloadOutputs } from "./target";
 
@@ -25,8 +26,9 @@ function localRegistry(cfg: StackConfig, prefix: string): TargetRegistry {
 
 function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs {
     const modelCache = new LocalModelCache("model-cache", { volumeName: `${prefix}-models`, hostPath: cfg.local.modelCacheHostPath });
-    const sync = new LocalModelSync("model-sync", {
-        containerName: `${prefix}-model-sync`, image: images.sync, modelCache, models: cfg.models,
+    const syncContainer = `${prefix}-${SYNC_NAME}`;
+    const sync = new LocalModelSync(SYNC_NAME, {
+        containerName: syncContainer, image: images.sync, modelCache, models: cfg.models,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
     });
     const services = cfg.services.map((svc, i) => new LocalModelService(svc.name, {
@@ -37,14 +39,14 @@ function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs
         // Like seeding on GCP: a fresh stack's services start after the first sync finished.
         startAfter: [sync.container],
         // A failed sync stops the deployment here: no service starts on a broken cache.
-        startWhen: sync.succeeded.apply((code) => `model-sync exit ${code ?? "unknown"}`),
+        startWhen: sync.succeeded.apply((code) => `${SYNC_NAME} exit ${code ?? "unknown"}`),
     }));
     return {
         serviceUrls: Object.fromEntries(services.map((s, i) => [cfg.services[i].name, s.url])),
         modelCacheVolume: modelCache.volume?.name ?? cfg.local.modelCacheHostPath,
         // Resolves only when the sync succeeded, so a failed sync fails `pulumi up` with no service.
         syncContainer: pulumi.all([sync.container.name, sync.succeeded]).apply(([name]) => name),
-        runSyncCommand: `docker start --attach ${prefix}-model-sync`,
+        runSyncCommand: `docker start --attach ${syncContainer}`,
     };
 }
 

@@ -145,6 +145,12 @@ describe("stack configuration", () => {
             ["a platform stack with services", { "warmstart:layer": "platform", "warmstart:models": [] }, "warmstart:services"],
             ["a platform stack with models", { "warmstart:layer": "platform", "warmstart:services": [] }, "warmstart:models"],
             ["a name prefix with a double hyphen", { "warmstart:namePrefix": "w--s" }, "warmstart:namePrefix"],
+            // A service's name becomes its image, its account id and (locally) its container name, beside the program's own.
+            ["a service named like the sync's image and job", { "warmstart:services": serviceWith(1, { name: "model-sync" }) }, "warmstart:services[1].name"],
+            ["a service named like the sync's account", { "warmstart:services": serviceWith(1, { name: "sync" }) }, "warmstart:services[1].name"],
+            ["a service named like the scheduler's account", { "warmstart:services": serviceWith(0, { name: "sched" }) }, "warmstart:services[0].name"],
+            ["a service named like a local registry container", { "warmstart:services": serviceWith(1, { name: "mirror" }) }, "warmstart:services[1].name"],
+            ["a service named like a CUDA base image", { "warmstart:services": serviceWith(1, { name: "cuda-runtime" }) }, "warmstart:services[1].name"],
             ["a service name with a double hyphen", { "warmstart:services": serviceWith(1, { name: "custom--ops" }) }, "warmstart:services[1].name"],
             // A plain empty string means "not set" (flatToRaw); only a quoted one reaches the schema.
             ["an empty builder", { "warmstart:builder": '""' }, "warmstart:builder"],
@@ -240,6 +246,21 @@ describe("stack configuration", () => {
                 const message = await expectRejected({ "warmstart:bases": [{ ...devBases()[0], pythonVersion: 3.1 }, devBases()[1]] });
                 expect(message).to.include('warmstart:bases[0].pythonVersion: must be written in quotes, e.g. "3.10"');
                 expect(message).to.include("(value 3.1)");
+            });
+
+            it("says what a service's name would collide with", async () => {
+                const collisions: [string, string][] = [
+                    ["model-sync", "is the model sync's own image, job and container name"],
+                    ["sync", "would give the service the service account id of the model sync's job (<namePrefix>-<stack>-sync)"],
+                    ["sched", "would give the service the service account id of the model sync's scheduler (<namePrefix>-<stack>-sched)"],
+                    ["push", "is the name of a local registry container"],
+                    ["cuda-devel", "starts with cuda-, the names of the CUDA base images in the same repository"],
+                ];
+                for (const [name, why] of collisions) {
+                    const message = await expectRejected({ "warmstart:services": serviceWith(1, { name }) });
+                    expect(message, name).to.include(`warmstart:services[1].name: ${why}`);
+                    expect(message, name).to.include(`choose another name (value "${name}")`);
+                }
             });
 
             // Cloud Run attaches one GPU per instance (cloud.google.com/run/docs/configuring/services/gpu).

@@ -2,6 +2,7 @@
 // memory Cloud Run takes together and no variable the model-cache contract sets.
 import { z } from "zod";
 import { RESERVED_ENV } from "../../components/shared/modelCacheContract";
+import { serviceNameCollision } from "../../components/shared/naming";
 import { cpuCount, memoryMiB } from "../../policy/units";
 import { memoryProblem } from "../cloudRun";
 import { cpu, memory, relativePath, resourceName, uniqueNames } from "./common";
@@ -49,6 +50,8 @@ export const serviceSchema = z.strictObject({
     /** Let anyone on the internet call the service (grants allUsers the invoker role). */
     public: z.boolean().default(false),
 }).superRefine((svc, ctx) => {
+    const collision = serviceNameCollision(svc.name);
+    if (collision !== undefined) ctx.addIssue({ code: "custom", path: ["name"], message: `${collision}: choose another name`, input: svc.name });
     const memory = memoryProblem(svc.memory, svc.cpu);
     if (memory !== undefined) ctx.addIssue({ code: "custom", path: ["memory"], message: memory, input: svc.memory });
     if (svc.minInstances > svc.maxInstances) {
