@@ -240,6 +240,19 @@ describe("operations", () => {
             for (const repo of byType(prod, "gcp:artifactregistry/repository:Repository")) expect(repo.options.retainOnDelete, repo.name).to.equal(true);
         });
 
+        it("tears prod down whole once deletionProtection is off, the bucket and its models included, as the README says", async () => {
+            const off = await evaluateWith({ "warmstart:deletionProtection": "false" }, "prod");
+            const bucket = one(off, "gcp:storage/bucket:Bucket", "model-cache-bucket");
+            expect([bucket.options.protect, bucket.options.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([undefined, undefined, true]);
+            for (const job of byType(off, "gcp:cloudrunv2/job:Job")) expect(job.inputs.deletionProtection, job.name).to.equal(false);
+            for (const svc of byType(off, "gcp:cloudrunv2/service:Service")) expect(svc.inputs.deletionProtection, svc.name).to.equal(false);
+            expect(off.resources.filter((r) => r.options.protect || r.options.retainOnDelete).map((r) => r.name)).to.deep.equal([]);
+            const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+            const teardown = readme.slice(readme.indexOf("To really tear down a prod stack"), readme.indexOf("### First deploy"));
+            expect(teardown).to.include("`pulumi destroy`, which deletes everything: the bucket with every model in it");
+            expect(teardown).not.to.match(/left in GCP|kept|retained on delete\)/);
+        });
+
         it("leaves dev disposable so pulumi destroy works", () => {
             const bucket = one(dev, "gcp:storage/bucket:Bucket", "model-cache-bucket");
             expect([bucket.options.protect, bucket.options.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([undefined, undefined, true]);
