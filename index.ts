@@ -8,7 +8,7 @@ import { BaseImages } from "./components/build/baseImages";
 import type { BaseRefs, ImageRegistry } from "./components/build/buildSettings";
 import { ServiceImage } from "./components/build/serviceImage";
 import { PLATFORM_OUTPUT, PlatformReference } from "./components/gcp/platformReference";
-import { stackPrefix } from "./components/shared/naming";
+import { stackPrefix, SYNC_NAME } from "./components/shared/naming";
 import { loadStackConfig } from "./stacks/load";
 import type { StackConfig } from "./stacks/schema";
 import { TARGETS } from "./targets";
@@ -57,7 +57,7 @@ export = async () => {
         ...build, context: svc.context, dockerfile: svc.dockerfile, target: svc.target,
         buildArgs: { BASE_IMAGE: platform.bases.ref(svc.base), ...(svc.builder ? { BUILDER_IMAGE: platform.bases.ref(svc.builder) } : {}) },
     }).ref]));
-    const sync = new ServiceImage("model-sync", { ...build, context: cfg.sync.context, buildArgs: { REGISTRY_MIRROR: platform.registry.mirror() } }).ref;
+    const sync = new ServiceImage(SYNC_NAME, { ...build, context: cfg.sync.context, buildArgs: { REGISTRY_MIRROR: platform.registry.mirror() } }).ref;
 
     // The model cache, the sync that fills it and the services that read it, on the target.
     return {

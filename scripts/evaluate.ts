@@ -8,7 +8,7 @@ import { DockerContainers, startOfflineDockerEngine } from "./offline/dockerEngi
 import { mocksFor, StackOutputs, StateOverrides } from "./offline/mocks";
 import { PlannedResource, recordMonitor } from "./offline/recorder";
 import { FlatConfig, PROJECT, REPO_ROOT, stackFileConfig } from "./offline/stackFiles";
-import { flatToRaw, parseStackConfig } from "../stacks/load";
+import { parseFlatConfig } from "../stacks/load";
 
 export { FlatConfig, listStacks, projectDefaults, REPO_ROOT, stackFileConfig } from "./offline/stackFiles";
 export { DockerContainers } from "./offline/dockerEngine";
@@ -128,7 +128,7 @@ export async function evaluateStack(stack: string, opts: { config?: FlatConfig }
         // Validated before the platform is looked up: an unset platformStack (Pulumi.yaml's empty
         // default) must be reported as the bad key it is, not as a stack file named "".
         try {
-            parseStackConfig(flatToRaw(config));
+            parseFlatConfig(config);
         } catch (err) {
             throw new EvaluationError(err, 0);
         }

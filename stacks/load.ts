@@ -1,4 +1,6 @@
 // Reads the stack configuration from Pulumi config and validates it before any resource exists.
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { missingBuildPaths } from "./buildPaths";
@@ -6,6 +8,27 @@ import { StackConfig, StackConfigInput, stackConfigSchema } from "./schema";
 
 /** The project namespace of every warmstart key in a stack file. */
 export const CONFIG_NAMESPACE = "warmstart";
+
+/** The engine's own settings (`pulumi:tags`, `pulumi:disable-default-providers`, …). */
+export const ENGINE_NAMESPACE = "pulumi";
+
+/**
+ * The config namespace of each resource provider this program depends on, as its package
+ * declares it (`pulumi.name` beside `pulumi.resource: true`): a provider added to package.json
+ * adds its namespace, and nothing else has to know.
+ */
+export function providerNamespaces(root = path.join(__dirname, "..")): string[] {
+    const read = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as { dependencies?: Record<string, string>; pulumi?: { resource?: boolean; name?: string } };
+    return Object.keys(read(path.join(root, "package.json")).dependencies ?? {})
+        .map((dep) => read(path.join(root, "node_modules", dep, "package.json")).pulumi)
+        .flatMap((plugin) => (plugin?.resource === true && plugin.name !== undefined ? [plugin.name] : []))
+        .sort();
+}
+
+/** Every namespace something reads: this program's, the engine's and its providers'. */
+export function readNamespaces(): string[] {
+    return [CONFIG_NAMESPACE, ENGINE_NAMESPACE, ...providerNamespaces()].sort();
+}
 
 /** Keys read from the `warmstart:` namespace, in the order the README documents them. */
 export const CONFIG_KEYS = ["target", "local", "layer", "platformStack", "region", "namePrefix", "deletionProtection", "builder", "registry", "bases", "services", "modelCache", "models", "sync", "monitoring", "pricing"] as const;
@@ -74,19 +97,40 @@ export function flatToRaw(flat: Record<string, string>): Record<string, unknown>
         // Pulumi.yaml declares optional strings (builder, platformStack) with an empty default:
         // the CLI requires a default for every declared key, and empty means "not set".
         if (text === "") continue;
-        try {
-            raw[key] = JSON.parse(text);
-        } catch {
-            // Plain strings (region, builder) are stored unquoted by `pulumi config set`.
-            raw[key] = text;
-        }
+        raw[key] = parseValue(text);
     }
     return raw;
 }
 
-/** Collects the stack's keys from Pulumi config into the raw object the schema validates. */
-export function readRawConfig(): Record<string, unknown> {
-    return flatToRaw(pulumi.runtime.allConfig());
+/**
+ * Keys in a namespace nothing reads: a misspelt `warmstrat:models` would otherwise be dropped in
+ * silence and the stack deployed without models.
+ */
+export function unreadNamespaceProblems(flat: Record<string, string>, namespaces = readNamespaces()): string[] {
+    return Object.entries(flat).flatMap(([fullKey, text]) => {
+        const [namespace, key] = fullKey.split(":");
+        if (namespaces.includes(namespace)) return [];
+        const meant = (CONFIG_KEYS as readonly string[]).includes(key) ? `; did you mean ${CONFIG_NAMESPACE}:${key}?` : "";
+        return [`${fullKey}: is in the namespace '${namespace}', which neither this program nor its providers read (they read ${namespaces.join(", ")})${meant} (value ${describe(parseValue(text))})`];
+    });
+}
+
+/** A config value: JSON for objects, lists, numbers and booleans; plain strings (region, builder) as `pulumi config set` stores them, unquoted. */
+function parseValue(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}
+
+/** Validates config as the CLI hands it to the program; throws StackConfigError naming every bad key. */
+export function parseFlatConfig(flat: Record<string, string>): StackConfig {
+    const unread = unreadNamespaceProblems(flat);
+    const raw = flatToRaw(flat);
+    const result = stackConfigSchema.safeParse(raw);
+    if (!result.success || unread.length > 0) throw new StackConfigError([...unread, ...(result.success ? [] : formatIssues(result.error, raw))]);
+    return result.data;
 }
 
 /**
@@ -94,9 +138,12 @@ export function readRawConfig(): Record<string, unknown> {
  * under `root`, where Pulumi runs the program and the builder reads them.
  */
 export function loadStackConfig(root: string = process.cwd()): StackConfig {
-    const raw = readRawConfig();
-    const cfg = parseStackConfig(raw);
+    const flat = pulumi.runtime.allConfig();
+    const cfg = parseFlatConfig(flat);
     const missing = missingBuildPaths(cfg, root);
-    if (missing.length > 0) throw new StackConfigError(missing.map((m) => `${configKeyOf(m.key)}: ${m.message} (value ${describe(valueAt(raw, m.key))})`));
+    if (missing.length > 0) {
+        const raw = flatToRaw(flat);
+        throw new StackConfigError(missing.map((m) => `${configKeyOf(m.key)}: ${m.message} (value ${describe(valueAt(raw, m.key))})`));
+    }
     return cfg;
 }

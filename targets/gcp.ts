@@ -1,12 +1,13 @@
 // The GCP target: Artifact Registry as the registry cache; a GCS bucket, Cloud Run services and
 // a Cloud Run job with Cloud Scheduler as the workloads.
 import * as pulumi from "@pulumi/pulumi";
-import { checkHierarchicalNamespace, ModelCache } from "../components/gcp/modelCache";
+import { fixedSettingProblems, ModelCache, modelCacheBucketUrn } from "../components/gcp/modelCache";
 import { ModelService } from "../components/gcp/modelService";
 import { ModelSyncJob } from "../components/gcp/modelSyncJob";
 import { Monitoring } from "../components/gcp/monitoring";
-import { bucketName, cloudRunName, serviceAccountId } from "../components/shared/naming";
+import { bucketName, cloudRunName, SCHEDULER_ACCOUNT, serviceAccountId, SYNC_ACCOUNT, SYNC_NAME } from "../components/shared/naming";
 import { RegistryCache } from "../components/gcp/registryCache";
+import { StackConfigError } from "../stacks/load";
 import { readPreviousOutputs } from "../stacks/previous";
 import type { StackConfig } from "../stacks/schema";
 import { platformOutput } from "../components/gcp/platformReference";
@@ -19,22 +20,37 @@ function projectOf(cfg: StackConfig): string {
 }
 
 /** Outputs the next deploy reads back: the bucket and the settings it was created with. */
-export const BUCKET_OUTPUTS = { bucketName: "modelCacheBucket", hierarchicalNamespace: "modelCacheHierarchicalNamespace" } as const;
+export const BUCKET_OUTPUTS = { bucketName: "modelCacheBucket", hierarchicalNamespace: "modelCacheHierarchicalNamespace", location: "modelCacheLocation" } as const;
+
+/** The model cache component's name. */
+const MODEL_CACHE = "model-cache";
+
+/** Where the bucket is: `modelCache.location`, or the stack's region when no location pins it. */
+function bucketLocation(cfg: StackConfig): { location: string; key: string } {
+    return cfg.modelCache.location !== undefined
+        ? { location: cfg.modelCache.location, key: "warmstart:modelCache.location" }
+        : { location: cfg.region, key: "warmstart:region" };
+}
 
 /**
  * Refuses, before anything is registered, a config change GCP can only make by replacing a
- * resource that holds data: today the bucket's hierarchical namespace. Reads this stack's last
- * outputs; a first deploy has none and passes.
+ * resource that holds data: the bucket's hierarchical namespace or location. Reads this stack's
+ * last outputs; a first deploy has none and passes.
  */
 async function checkAgainstPreviousDeploy(cfg: StackConfig, stack: string): Promise<void> {
     // A platform stack holds no bucket.
     if (cfg.layer === "platform") return;
     const previous = await readPreviousOutputs(Object.values(BUCKET_OUTPUTS));
-    checkHierarchicalNamespace(
-        { bucketName: previous[BUCKET_OUTPUTS.bucketName], hierarchicalNamespace: previous[BUCKET_OUTPUTS.hierarchicalNamespace] },
-        bucketName(cfg.modelCache.bucketPrefix, projectOf(cfg), stack),
-        cfg.modelCache.hierarchicalNamespace,
+    const { location, key } = bucketLocation(cfg);
+    const problems = fixedSettingProblems(
+        { bucketName: previous[BUCKET_OUTPUTS.bucketName], hierarchicalNamespace: previous[BUCKET_OUTPUTS.hierarchicalNamespace], location: previous[BUCKET_OUTPUTS.location] },
+        {
+            bucketName: bucketName(cfg.modelCache.bucketPrefix, projectOf(cfg), stack), hierarchicalNamespace: cfg.modelCache.hierarchicalNamespace,
+            location, locationKey: key, protect: cfg.deletionProtection,
+            urn: modelCacheBucketUrn(pulumi.getProject(), stack, MODEL_CACHE),
+        },
     );
+    if (problems.length > 0) throw new StackConfigError(problems);
 }
 
 function gcpRegistry(cfg: StackConfig, prefix: string): TargetRegistry {
@@ -55,19 +71,19 @@ function gcpRegistry(cfg: StackConfig, prefix: string): TargetRegistry {
 
 function deployToGcp({ cfg, stack, prefix, images }: WorkloadInputs): WorkloadOutputs {
     const project = projectOf(cfg);
-    const modelCache = new ModelCache("model-cache", {
+    const modelCache = new ModelCache(MODEL_CACHE, {
         project, bucketName: bucketName(cfg.modelCache.bucketPrefix, project, stack),
-        location: cfg.modelCache.location ?? cfg.region, hierarchicalNamespace: cfg.modelCache.hierarchicalNamespace,
+        location: bucketLocation(cfg).location, hierarchicalNamespace: cfg.modelCache.hierarchicalNamespace,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays, stagingRetentionDays: cfg.modelCache.stagingRetentionDays,
         softDeleteRetentionDays: cfg.modelCache.softDeleteRetentionDays, protect: cfg.deletionProtection,
     });
 
-    const sync = new ModelSyncJob("model-sync", {
+    const sync = new ModelSyncJob(SYNC_NAME, {
         project, region: cfg.region, image: images.sync, modelCache, models: cfg.models,
         schedule: cfg.sync.schedule, timeZone: cfg.sync.timeZone, timeoutSeconds: cfg.sync.timeoutSeconds, maxRetries: cfg.sync.maxRetries,
         cpu: cfg.sync.cpu, memory: cfg.sync.memory, seedOnCreate: cfg.sync.seedOnCreate, hfTokenSecret: cfg.sync.hfTokenSecret,
-        jobName: cloudRunName(prefix, "model-sync"), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
-        accountId: serviceAccountId(cfg.namePrefix, stack, "sync"), schedulerAccountId: serviceAccountId(cfg.namePrefix, stack, "sched"),
+        jobName: cloudRunName(prefix, SYNC_NAME), revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
+        accountId: serviceAccountId(cfg.namePrefix, stack, SYNC_ACCOUNT), schedulerAccountId: serviceAccountId(cfg.namePrefix, stack, SCHEDULER_ACCOUNT),
         deletionProtection: cfg.deletionProtection,
     });
 
@@ -96,6 +112,7 @@ function deployToGcp({ cfg, stack, prefix, images }: WorkloadInputs): WorkloadOu
         serviceUrls: Object.fromEntries(services.map((s, i) => [cfg.services[i].name, s.url])),
         [BUCKET_OUTPUTS.bucketName]: modelCache.bucketName,
         [BUCKET_OUTPUTS.hierarchicalNamespace]: cfg.modelCache.hierarchicalNamespace,
+        [BUCKET_OUTPUTS.location]: bucketLocation(cfg).location,
         modelCacheManifest: pulumi.interpolate`gs://${modelCache.bucketName}/manifest.json`,
         syncJobName: sync.jobName,
         runSyncCommand: pulumi.interpolate`gcloud run jobs execute ${sync.jobName} --region ${cfg.region} --project ${project} --wait`,

@@ -8,6 +8,7 @@ import { LocalModelCache } from "../components/local/modelCache";
 import { LocalModelService } from "../components/local/modelService";
 import { LocalModelSync, SYNC_USER } from "../components/local/modelSync";
 import { buildkitdConfig, LocalRegistry } from "../components/local/registry";
+import { SYNC_NAME } from "../components/shared/naming";
 import { configKeyOf, StackConfigError } from "../stacks/load";
 import { localServicePorts, type StackConfig } from "../stacks/schema";
 import type { Target, TargetRegistry, WorkloadInputs, WorkloadOutputs } from "./target";
@@ -58,8 +59,8 @@ function localRegistry(cfg: StackConfig, prefix: string): TargetRegistry {
 
 function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs {
     const modelCache = new LocalModelCache("model-cache", { volumeName: `${prefix}-models`, hostPath: cfg.local.modelCacheHostPath });
-    const syncContainerName = `${prefix}-model-sync`;
-    const sync = new LocalModelSync("model-sync", {
+    const syncContainerName = `${prefix}-${SYNC_NAME}`;
+    const sync = new LocalModelSync(SYNC_NAME, {
         containerName: syncContainerName, image: images.sync, modelCache, models: cfg.models,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
         // Asked of the engine the provider drives: its `docker:host`, else DOCKER_HOST.
@@ -74,7 +75,7 @@ function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs
         // Like seeding on GCP: a fresh stack's services start after the first sync finished.
         startAfter: [sync.container],
         // A failed sync stops the deployment here: no service starts on a broken cache.
-        startWhen: sync.succeeded.apply((code) => `model-sync exit ${code ?? "unknown"}`),
+        startWhen: sync.succeeded.apply((code) => `${SYNC_NAME} exit ${code ?? "unknown"}`),
     }));
     return {
         serviceUrls: Object.fromEntries(services.map((s, i) => [cfg.services[i].name, s.url])),

@@ -1,11 +1,12 @@
 import * as fs from "fs";
 import { expect } from "chai";
-import { flatToRaw, parseStackConfig, StackConfigError } from "../stacks/load";
+import * as os from "os";
+import { flatToRaw, parseStackConfig, providerNamespaces, StackConfigError } from "../stacks/load";
 import { evaluateStack, listStacks, stackFileConfig } from "../scripts/evaluate";
 import * as path from "path";
 import { stackConfigSchema } from "../stacks/schema";
 import { REPO_ROOT } from "../scripts/evaluate";
-import { devConfigWith, expectRejected } from "./support/plan";
+import { devConfigWith, evaluateWith, expectRejected } from "./support/plan";
 import { instrument } from "./support/schemaCoverage";
 
 /** The raw value a config key names: `warmstart:services[0].env.PORT` -> raw.services[0].env.PORT. */
@@ -151,6 +152,13 @@ describe("stack configuration", () => {
             ["a platform stack with services", { "warmstart:layer": "platform", "warmstart:models": [] }, "warmstart:services"],
             ["a platform stack with models", { "warmstart:layer": "platform", "warmstart:services": [] }, "warmstart:models"],
             ["a name prefix with a double hyphen", { "warmstart:namePrefix": "w--s" }, "warmstart:namePrefix"],
+            // A service's name becomes its image, its account id and (locally) its container name, beside the program's own.
+            ["a service named like the sync's image and job", { "warmstart:services": serviceWith(1, { name: "model-sync" }) }, "warmstart:services[1].name"],
+            ["a service named like the sync's account", { "warmstart:services": serviceWith(1, { name: "sync" }) }, "warmstart:services[1].name"],
+            ["a service named like the scheduler's account", { "warmstart:services": serviceWith(0, { name: "sched" }) }, "warmstart:services[0].name"],
+            ["a service named like a local registry container", { "warmstart:services": serviceWith(1, { name: "mirror" }) }, "warmstart:services[1].name"],
+            ["a service named like a CUDA base image", { "warmstart:services": serviceWith(1, { name: "cuda-runtime" }) }, "warmstart:services[1].name"],
+            ["a service name with a double hyphen", { "warmstart:services": serviceWith(1, { name: "custom--ops" }) }, "warmstart:services[1].name"],
             // A plain empty string means "not set" (flatToRaw); only a quoted one reaches the schema.
             ["an empty builder", { "warmstart:builder": '""' }, "warmstart:builder"],
             ["no recent caches kept", { "warmstart:registry": { keepRecentCaches: 0 } }, "warmstart:registry.keepRecentCaches"],
@@ -159,6 +167,7 @@ describe("stack configuration", () => {
             ["a soft delete shorter than Cloud Storage allows", { "warmstart:modelCache": { softDeleteRetentionDays: 3 } }, "warmstart:modelCache.softDeleteRetentionDays"],
             ["allUsers as a registry reader", { "warmstart:registry": { readers: ["allUsers"] } }, "warmstart:registry.readers[0]"],
             ["an Ubuntu release by code name", { "warmstart:bases": [{ ...devBases()[0], ubuntuVersion: "noble" }, devBases()[1]] }, "warmstart:bases[0].ubuntuVersion"],
+            ["a Python version YAML read as a number", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: 3.1 }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],
             ["a Python version with its name", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: "python3" }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],
             ["a torch version 'latest'", { "warmstart:bases": [{ ...devBases()[0], torchVersion: "latest" }, devBases()[1]] }, "warmstart:bases[0].torchVersion"],
             ["an empty base context", { "warmstart:bases": [{ ...devBases()[0], context: "" }, devBases()[1]] }, "warmstart:bases[0].context"],
@@ -260,6 +269,43 @@ describe("stack configuration", () => {
             });
         });
 
+        describe("says what to do, as a newcomer reads it", () => {
+            it("gives the name prefix's own limit, 12, for bad characters too", async () => {
+                for (const prefix of ["WS", "averylongprefix"]) {
+                    const message = await expectRejected({ "warmstart:namePrefix": prefix });
+                    expect(message, prefix).to.include("warmstart:namePrefix: must be 1-12 characters");
+                    expect(message, prefix).not.to.include("1-30");
+                }
+            });
+
+            it("asks to quote a version YAML read as a number (an unquoted 3.10 arrives as 3.1)", async () => {
+                const message = await expectRejected({ "warmstart:bases": [{ ...devBases()[0], pythonVersion: 3.1 }, devBases()[1]] });
+                expect(message).to.include('warmstart:bases[0].pythonVersion: must be written in quotes, e.g. "3.10"');
+                expect(message).to.include("(value 3.1)");
+            });
+
+            it("says what a service's name would collide with", async () => {
+                const collisions: [string, string][] = [
+                    ["model-sync", "is the model sync's own image, job and container name"],
+                    ["sync", "would give the service the service account id of the model sync's job (<namePrefix>-<stack>-sync)"],
+                    ["sched", "would give the service the service account id of the model sync's scheduler (<namePrefix>-<stack>-sched)"],
+                    ["push", "is the name of a local registry container"],
+                    ["cuda-devel", "starts with cuda-, the names of the CUDA base images in the same repository"],
+                ];
+                for (const [name, why] of collisions) {
+                    const message = await expectRejected({ "warmstart:services": serviceWith(1, { name }) });
+                    expect(message, name).to.include(`warmstart:services[1].name: ${why}`);
+                    expect(message, name).to.include(`choose another name (value "${name}")`);
+                }
+            });
+
+            // Cloud Run attaches one GPU per instance (cloud.google.com/run/docs/configuring/services/gpu).
+            it("says why a GPU count must be 1", async () => {
+                const message = await expectRejected({ "warmstart:services": serviceWith(0, { gpu: { count: 2 } }) });
+                expect(message).to.include("warmstart:services[0].gpu.count: must be 1: Cloud Run attaches one GPU per instance (value 2)");
+            });
+        });
+
         it("reports every problem at once", () => {
             try {
                 parseStackConfig({ project: "my-project", region: "nowhere", sync: { timeZone: "Nowhere/City" } });
@@ -269,6 +315,43 @@ describe("stack configuration", () => {
                 const problems = (err as StackConfigError).problems;
                 expect(problems.some((p) => p.startsWith("warmstart:region:"))).to.equal(true);
                 expect(problems.some((p) => p.startsWith("warmstart:sync.timeZone:"))).to.equal(true);
+            }
+        });
+    });
+    describe("namespaces", () => {
+        it("refuses a key in a namespace nothing reads, naming it, before any resource", async () => {
+            const models = devConfigWith({})["warmstart:models"];
+            const message = await expectRejected({ "warmstart:models": undefined, "warmstrat:models": JSON.parse(models) });
+            const line = message.split("\n").find((l) => l.includes("warmstrat:models:"));
+            expect(line, message).to.include("is in the namespace 'warmstrat', which neither this program nor its providers read");
+            expect(line).to.include("did you mean warmstart:models?");
+            expect(line).to.include(`(value ${models.slice(0, 40)}`);
+            expect(await expectRejected({ "gpc:region": "europe-west1" })).to.include("gpc:region: is in the namespace 'gpc'");
+        });
+
+        it("takes the keys of the engine and of every provider the program uses", async () => {
+            const plan = await evaluateWith({
+                "gcp:region": "europe-west1", "docker:host": "unix:///var/run/docker.sock", "docker-build:host": "unix:///var/run/docker.sock",
+                "time:unused": "x", "pulumi:tags": { team: "ml" },
+            });
+            expect(plan.resources.length).to.be.greaterThan(10);
+        });
+
+        it("reads the providers' namespaces from their packages, not from a list here", () => {
+            expect(providerNamespaces()).to.deep.equal(["docker", "docker-build", "gcp", "time"]);
+            const root = fs.mkdtempSync(path.join(os.tmpdir(), "warmstart-ns-"));
+            try {
+                const write = (file: string, json: unknown) => {
+                    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+                    fs.writeFileSync(path.join(root, file), JSON.stringify(json));
+                };
+                write("package.json", { dependencies: { "@acme/cloud": "1.0.0", "left-pad": "1.0.0", "@pulumi/pulumi": "3.0.0" } });
+                write("node_modules/@acme/cloud/package.json", { pulumi: { resource: true, name: "acme" } });
+                write("node_modules/left-pad/package.json", {});
+                write("node_modules/@pulumi/pulumi/package.json", { pulumi: { comment: "not a provider" } });
+                expect(providerNamespaces(root)).to.deep.equal(["acme"]);
+            } finally {
+                fs.rmSync(root, { recursive: true, force: true });
             }
         });
     });

@@ -222,6 +222,86 @@ describe("the graph (dev stack under mocks)", function () {
             });
         });
 
+        describe("leaving an existing bucket whose fixed settings must change (prod)", () => {
+            const prodWith = (overrides: Record<string, unknown>, previousOutputs: Record<string, unknown>) =>
+                evaluate("prod", devConfigWith(overrides, "prod"), { previousOutputs });
+            const prodCache = (fields: Record<string, unknown>) => ({ "warmstart:modelCache": { ...JSON.parse(devConfigWith({}, "prod")["warmstart:modelCache"]), ...fields } });
+            const deployed = { modelCacheBucket: "warmstart-models-warmstart-prod-prod", modelCacheHierarchicalNamespace: false, modelCacheLocation: "europe-west1" };
+
+            it("is refused with the way out: unprotect the bucket by its URN, then a new bucketPrefix", async () => {
+                const prod = await evaluateStack("prod");
+                const urn = one(prod, BUCKET, "model-cache-bucket").urn;
+                const err = await prodWith(prodCache({ hierarchicalNamespace: true }), deployed).then(() => undefined, (e: unknown) => e as EvaluationError);
+                expect(err?.registered).to.equal(1);
+                expect(err?.message).to.include("warmstart:modelCache.hierarchicalNamespace: cannot change from false to true");
+                expect(err?.message).to.include(`\`pulumi state unprotect '${urn}'\`, then set warmstart:modelCache.bucketPrefix to a new prefix`);
+                expect(err?.message).to.include("gcloud storage rm -r gs://warmstart-models-warmstart-prod-prod");
+                // The README's runbook shows the same command for prod.
+                expect(fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8")).to.include(`pulumi state unprotect '${urn}'`);
+            });
+
+            // pulumi pkg/resource/deploy/step_generator.go: a replacement is refused ("unable to replace
+            // resource ... marked for protection") only while both the old state and the program protect
+            // it, so after `pulumi state unprotect` it goes ahead; pkg/resource/deploy/step.go (DeleteStep):
+            // an old state with retainOnDelete is not deleted from the provider, in a replacement too.
+            it("then takes the new bucket, protected and retained again, and the old one is retained", async () => {
+                const p = await prodWith(prodCache({ hierarchicalNamespace: true, bucketPrefix: "warmstart-hns" }), deployed);
+                const bucket = one(p, BUCKET, "model-cache-bucket");
+                expect(bucket.inputs.name).to.equal("warmstart-hns-warmstart-prod-prod");
+                expect(get(bucket.inputs, "hierarchicalNamespace.enabled")).to.equal(true);
+                expect([bucket.options.protect, bucket.options.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([true, true, false]);
+                expect(p.outputs.modelCacheBucket).to.equal("warmstart-hns-warmstart-prod-prod");
+            });
+
+            it("in dev needs no unprotect: the new bucketPrefix alone, and the old bucket goes with its models", async () => {
+                const err = await evaluate("dev", devConfigWith({ "warmstart:modelCache": { hierarchicalNamespace: true } }), {
+                    previousOutputs: { modelCacheBucket: "warmstart-models-warmstart-dev-dev", modelCacheHierarchicalNamespace: false },
+                }).then(() => undefined, (e: unknown) => e as EvaluationError);
+                expect(err?.message).to.include("set warmstart:modelCache.bucketPrefix to a new prefix, and `pulumi up` creates the new bucket, fills it and deletes the old one with its models");
+                expect(err?.message).not.to.include("pulumi state unprotect");
+            });
+        });
+
+        describe("a change that moves the existing bucket", () => {
+            // terraform-provider-google google_storage_bucket: `location` is ForceNew (compared upper-case,
+            // its StateFunc); pulumi-terraform-bridge pkg/tfbridge/schema.go nameRequiresDeleteBeforeReplace:
+            // with an explicit name the old bucket is deleted first, in dev with forceDestroy, models and all.
+            const devBucket = "warmstart-models-warmstart-dev-dev";
+            const devWith = (overrides: Record<string, unknown>, previousOutputs: Record<string, unknown>) =>
+                evaluate("dev", devConfigWith(overrides), { previousOutputs });
+            const devCache = (fields: Record<string, unknown>) => ({ "warmstart:modelCache": { ...JSON.parse(devConfigWith({})["warmstart:modelCache"]), ...fields } });
+            const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as EvaluationError);
+
+            it("records the bucket's location in the stack's outputs", async () => {
+                expect(plan.outputs.modelCacheLocation).to.equal("europe-west1");
+                expect((await evaluateWith(devCache({ location: "EU" }))).outputs.modelCacheLocation).to.equal("EU");
+            });
+
+            it("is refused before any resource, naming warmstart:region when the region decides the location", async () => {
+                const err = await refusal(devWith({ "warmstart:region": "europe-west4" }, { modelCacheBucket: devBucket, modelCacheLocation: "europe-west1" }));
+                expect(err?.registered).to.equal(1);
+                expect(err?.message).to.include(`warmstart:region: would move the existing bucket ${devBucket} from EUROPE-WEST1 to EUROPE-WEST4 (value "europe-west4")`);
+                expect(err?.message).to.include("deleting every cached model");
+                expect(err?.message).to.include("pin the bucket with warmstart:modelCache.location: EUROPE-WEST1");
+            });
+
+            it("is refused naming warmstart:modelCache.location when the location is pinned", async () => {
+                const err = await refusal(devWith(devCache({ location: "US" }), { modelCacheBucket: devBucket, modelCacheLocation: "EU" }));
+                expect(err?.message).to.include(`warmstart:modelCache.location: would move the existing bucket ${devBucket} from EU to US (value "US")`);
+                expect(err?.message).to.include("set it back to EU");
+            });
+
+            it("is not refused for a region change with the location pinned, a case change, a new bucket or a first deploy", async () => {
+                const pinned = await devWith({ "warmstart:region": "europe-west4", ...devCache({ location: "europe-west1" }) }, { modelCacheBucket: devBucket, modelCacheLocation: "europe-west1" });
+                expect(one(pinned, BUCKET, "model-cache-bucket").inputs.location).to.equal("europe-west1");
+                expect(one(pinned, SERVICE, "embeddings-service").inputs.location).to.equal("europe-west4");
+                for (const previous of [{ modelCacheBucket: devBucket, modelCacheLocation: "EUROPE-WEST1" }, { modelCacheBucket: "warmstart-models-old", modelCacheLocation: "US" }, {}, { modelCacheBucket: devBucket }]) {
+                    const p = await devWith({}, previous);
+                    expect(one(p, BUCKET, "model-cache-bucket").inputs.location, JSON.stringify(previous)).to.equal("europe-west1");
+                }
+            });
+        });
+
         it("is destroyable in dev and kept in prod", async () => {
             expect(one(plan, BUCKET, "model-cache-bucket").inputs.forceDestroy).to.equal(true);
             const prod = await evaluateStack("prod");
@@ -424,7 +504,7 @@ describe("the graph (dev stack under mocks)", function () {
         });
 
         it("exports the URLs, image refs by digest, bucket, job and the sync command", () => {
-            expect(Object.keys(plan.outputs).sort()).to.deep.equal(["baseImageRefs", "modelCacheBucket", "modelCacheHierarchicalNamespace", "modelCacheManifest", "platform", "runSyncCommand", "serviceImageRefs", "serviceUrls", "syncImageRef", "syncJobName"]);
+            expect(Object.keys(plan.outputs).sort()).to.deep.equal(["baseImageRefs", "modelCacheBucket", "modelCacheHierarchicalNamespace", "modelCacheLocation", "modelCacheManifest", "platform", "runSyncCommand", "serviceImageRefs", "serviceUrls", "syncImageRef", "syncJobName"]);
             expect(plan.outputs.runSyncCommand).to.equal("gcloud run jobs execute ws-dev-model-sync --region europe-west1 --project warmstart-dev --wait");
             for (const ref of Object.values(plan.outputs.serviceImageRefs as Record<string, string>)) expect(ref).to.match(/@sha256:[0-9a-f]{64}$/);
         });

@@ -173,17 +173,55 @@ describe("operations", () => {
             expect(longest.length + seedExecutionToken(longest, {}).length).to.be.below(63);
         });
 
-        it("gives the create and the update that wait for the run every attempt's full timeout", async () => {
+        it("gives the create that waits for the run every attempt's full timeout", async () => {
             // Cloud Run docs, "Set task timeout for jobs": with retries, the timeout applies to each attempt of a task.
             const seed = one(dev, JOB, "model-sync-seed");
             const worst = Math.ceil((1 + 1) * 3600 / 60);
-            for (const op of ["create", "update"] as const) {
-                const minutes = Number(/^(\d+)m$/.exec((seed.options.customTimeouts as Record<string, string> | undefined)?.[op] ?? "")?.[1]);
-                expect(minutes, op).to.be.at.least(worst + 10);
-            }
+            const minutes = Number(/^(\d+)m$/.exec((seed.options.customTimeouts as Record<string, string> | undefined)?.create ?? "")?.[1]);
+            expect(minutes).to.be.at.least(worst + 10);
             const p = await syncWith({ timeoutSeconds: 7200, maxRetries: 3 });
-            expect(one(p, JOB, "model-sync-seed").options.customTimeouts).to.deep.equal({ create: `${4 * 120 + 15}m`, update: `${4 * 120 + 15}m` });
+            // A seed job is only ever created (replaced), never updated: no update to wait for.
+            expect(one(p, JOB, "model-sync-seed").options.customTimeouts).to.deep.equal({ create: `${4 * 120 + 15}m` });
             expect(one(p, JOB, "model-sync-job").options.customTimeouts).to.equal(undefined);
+        });
+
+        it("derives the token from every other input of the job, so no input changes without a new token", async () => {
+            const { runExecutionToken, ...others } = one(dev, JOB, "model-sync-seed").inputs;
+            expect(runExecutionToken).to.equal(seedExecutionToken(String(others.name), others));
+            // A change outside the template (the job's name, its project) is a new token too.
+            expect(token(await evaluateWith({ "warmstart:namePrefix": "wsx" }))).not.to.equal(token(dev));
+            expect(token(await evaluateWith({ "gcp:project": "warmstart-dev-2" }))).not.to.equal(token(dev));
+        });
+
+        // The token is never sent twice. mmv1 templates/terraform/resource.go.tmpl (Update): any
+        // change but `deletion_policy` PATCHes the whole job, token included, and the API refuses a
+        // token it already ran (magic-modules #19060); so the seed job is never updated, only
+        // replaced. pulumi-terraform-bridge pkg/tfbridge/provider.go: a create or update whose
+        // apply failed (a failed run) is returned as init errors with the partial state; pulumi
+        // pkg/resource/deploy/step_generator.go (applyReplaceOnChanges): a replaceOnChanges path
+        // that contains `#initerror` — `*` contains every key — makes init errors a replacement,
+        // where without it the next `up` only resumes the failed resource. That a deleted job takes
+        // its executions with it, so the re-created job may run `<job>-<token>` again, is the API's
+        // to decide (executions are sub-resources of their job: projects.locations.jobs.executions).
+        it("is replaced, never updated, so a failed run is run again by the next up", () => {
+            for (const p of [dev, prod]) {
+                const seed = one(p, JOB, "model-sync-seed");
+                expect(seed.options.replaceOnChanges, p.stack).to.deep.equal(["*"]);
+                // Its name is fixed: the old job goes first.
+                expect(seed.options.deleteBeforeReplace, p.stack).to.equal(true);
+                expect(one(p, JOB, "model-sync-job").options.replaceOnChanges, p.stack).to.equal(undefined);
+            }
+        });
+
+        // mmv1 templates/terraform/pre_delete/cloudrunv2_job_deletion_policy.go.tmpl: the provider
+        // refuses to delete a job whose state has deletion_protection ("cannot destroy job without
+        // setting deletion_protection=false"), which would stop both a replacement and prod's
+        // seedOnCreate: false.
+        it("has no deletion protection, in prod too, so it can be replaced and switched off", async () => {
+            expect(one(prod, JOB, "model-sync-seed").inputs.deletionProtection).to.equal(false);
+            expect(one(prod, JOB, "model-sync-job").inputs.deletionProtection).to.equal(true);
+            const off = await evaluateWith({ "warmstart:sync": { ...JSON.parse(stackFileConfig("prod")["warmstart:sync"]), seedOnCreate: false } }, "prod");
+            expect(byType(off, JOB).map((j) => j.name)).to.deep.equal(["model-sync-job"]);
         });
 
         it("is switched off by sync.seedOnCreate: false", async () => {
@@ -200,6 +238,19 @@ describe("operations", () => {
             expect(one(prod, "gcp:cloudrunv2/service:Service", "embeddings-service").inputs.deletionProtection).to.equal(true);
             expect(one(prod, "gcp:cloudrunv2/job:Job", "model-sync-job").inputs.deletionProtection).to.equal(true);
             for (const repo of byType(prod, "gcp:artifactregistry/repository:Repository")) expect(repo.options.retainOnDelete, repo.name).to.equal(true);
+        });
+
+        it("tears prod down whole once deletionProtection is off, the bucket and its models included, as the README says", async () => {
+            const off = await evaluateWith({ "warmstart:deletionProtection": "false" }, "prod");
+            const bucket = one(off, "gcp:storage/bucket:Bucket", "model-cache-bucket");
+            expect([bucket.options.protect, bucket.options.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([undefined, undefined, true]);
+            for (const job of byType(off, "gcp:cloudrunv2/job:Job")) expect(job.inputs.deletionProtection, job.name).to.equal(false);
+            for (const svc of byType(off, "gcp:cloudrunv2/service:Service")) expect(svc.inputs.deletionProtection, svc.name).to.equal(false);
+            expect(off.resources.filter((r) => r.options.protect || r.options.retainOnDelete).map((r) => r.name)).to.deep.equal([]);
+            const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+            const teardown = readme.slice(readme.indexOf("To really tear down a prod stack"), readme.indexOf("### First deploy"));
+            expect(teardown).to.include("`pulumi destroy`, which deletes everything: the bucket with every model in it");
+            expect(teardown).not.to.match(/left in GCP|kept|retained on delete\)/);
         });
 
         it("leaves dev disposable so pulumi destroy works", () => {

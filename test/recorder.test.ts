@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { mocksFor } from "../scripts/offline/mocks";
-import { PlannedResource, recordMonitor } from "../scripts/offline/recorder";
+import { duplicateUrnError, PlannedResource, recordMonitor } from "../scripts/offline/recorder";
 import { diffPlans, JsonPlan, toJsonPlan } from "../scripts/render";
 
 class Thing extends pulumi.CustomResource {
@@ -95,5 +95,25 @@ describe("recording a registration", function () {
             "~ test:index:Thing everything  options.ignoreChanges: -\"labels\"",
             "~ test:index:Thing everything  options.protect: true -> (none)",
         ]);
+    });
+});
+
+describe("a second registration of one URN", function () {
+    this.timeout(30000);
+
+    // The engine refuses it (pulumi/pulumi sdk/go/common/diag/errors.go: "Duplicate resource URN
+    // '…'; try giving it a unique name"); Pulumi's mock monitor accepts it, the recorder does not.
+    it("fails that registration as the engine does, and records the first one only", async () => {
+        await pulumi.runtime.setMocks(mocksFor({}), "warmstart", "recorder", false);
+        const recording = recordMonitor();
+        const first = new Thing("twice", { n: 1 });
+        const second = new Thing("twice", { n: 2 });
+        const urn = (r: Thing) => (r.urn as unknown as { promise(): Promise<string> }).promise();
+        const firstUrn = await urn(first);
+        const failure = await urn(second).then(() => undefined, (err: unknown) => err as Error);
+        expect(failure?.message).to.include(duplicateUrnError(firstUrn).message);
+        expect(firstUrn).to.equal("urn:pulumi:recorder::warmstart::test:index:Thing::twice");
+        await recording.settle().catch(() => undefined);
+        expect(recording.resources.filter((r) => r.urn === firstUrn).map((r) => r.inputs.n)).to.deep.equal([1]);
     });
 });

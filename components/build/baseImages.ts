@@ -1,7 +1,7 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BaseRefs, BuildTarget, commonImageArgs, pinnedRef } from "./buildSettings";
-import { baseImageTag, torchIndexUrl } from "../shared/naming";
+import { baseImageName, baseImageTag, torchIndexUrl } from "../shared/naming";
 import type { BaseVariant, BaseVersions } from "../../stacks/schema";
 
 /** A base as a platform stack exports it to project stacks: its pinned ref and versions. */
@@ -42,7 +42,7 @@ export class BaseImages extends pulumi.ComponentResource implements BaseRefs {
         this.variants = args.variants;
         const mirror = args.registry.mirror();
         for (const variant of args.variants) {
-            const imageName = `cuda-${variant.name}`;
+            const imageName = baseImageName(variant.name);
             const tag = args.registry.imageRef(imageName, baseImageTag(variant));
             const image = new dockerBuild.Image(`${name}-${variant.name}`, {
                 ...commonImageArgs(args, imageName),

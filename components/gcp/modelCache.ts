@@ -102,26 +102,82 @@ export function softDeletePolicy(days: number): gcp.types.input.storage.BucketSo
     return { retentionDurationSeconds: days * 86400 };
 }
 
+/** ModelCache's component type, the first part of its children's URNs. */
+export const MODEL_CACHE_TYPE = "warmstart:storage:ModelCache";
+
+/** The Pulumi name of a ModelCache's bucket. */
+export function bucketResourceName(componentName: string): string {
+    return `${componentName}-bucket`;
+}
+
+/** The URN of the bucket of the ModelCache `componentName` at the top of a stack: what `pulumi state` commands take. */
+export function modelCacheBucketUrn(project: string, stack: string, componentName: string): string {
+    return `urn:pulumi:${stack}::${project}::${MODEL_CACHE_TYPE}$gcp:storage/bucket:Bucket::${bucketResourceName(componentName)}`;
+}
+
 /** What the previous deploy recorded of the bucket; undefined fields are unknown. */
 export interface DeployedBucket {
     bucketName?: unknown;
     hierarchicalNamespace?: unknown;
+    location?: unknown;
+}
+
+/** What this deploy asks of the bucket, and what a refusal needs to say. */
+export interface WantedBucket {
+    bucketName: string;
+    hierarchicalNamespace: boolean;
+    location: string;
+    /** The key the location is read from: `warmstart:modelCache.location`, or `warmstart:region` when no location pins it. */
+    locationKey: string;
+    /** Protected and retained on delete (deletionProtection). */
+    protect: boolean;
+    /** The bucket's URN, for `pulumi state unprotect`. */
+    urn: string;
 }
 
 /**
- * Refuses to switch the hierarchical namespace of a bucket that exists: Cloud Storage sets it at
- * creation only, so the provider would replace the bucket — refused in prod (protected), and
- * in dev a delete of every cached model, or a create that fails because the name is taken. A new
- * bucket name (another bucketPrefix) is a new bucket, and may have either setting.
+ * The way out that works when a setting fixed at creation must change: another bucket, under a
+ * new bucketPrefix. A protected bucket cannot be replaced (the engine refuses while both the old
+ * state and the program protect it) until `pulumi state unprotect`; it is then retained on
+ * delete: the old bucket leaves the stack and stays in GCP with its models.
  */
-export function checkHierarchicalNamespace(deployed: DeployedBucket, bucketName: string, wanted: boolean): void {
-    if (deployed.bucketName !== bucketName || typeof deployed.hierarchicalNamespace !== "boolean") return;
-    if (deployed.hierarchicalNamespace === wanted) return;
-    throw new Error(
-        `warmstart:modelCache.hierarchicalNamespace: cannot change from ${String(deployed.hierarchicalNamespace)} to ${String(wanted)} (value ${String(wanted)}) ` +
-        `on the existing bucket ${bucketName}: Cloud Storage sets it when a bucket is created. Keep ${String(deployed.hierarchicalNamespace)}, ` +
-        `or set warmstart:modelCache.bucketPrefix to move the cache to a new bucket (the sync fills it; remove the old one yourself).`,
-    );
+export function moveToNewBucket(wanted: Pick<WantedBucket, "protect" | "urn">, oldBucket: string): string {
+    if (!wanted.protect) {
+        return "move the cache to a new bucket: set warmstart:modelCache.bucketPrefix to a new prefix, and `pulumi up` creates the new bucket, " +
+            "fills it and deletes the old one with its models";
+    }
+    return `move the cache to a new bucket: run \`pulumi state unprotect '${wanted.urn}'\`, then set warmstart:modelCache.bucketPrefix to a new prefix, ` +
+        "and `pulumi up` creates the new bucket (protected), fills it, and lets the old one leave the stack but stay in GCP with its models " +
+        `(retained on delete) until you delete it: \`gcloud storage rm -r gs://${oldBucket}\``;
+}
+
+/**
+ * Refuses, for the existing bucket (same name as the previous deploy's), a change of a setting
+ * Cloud Storage fixes when a bucket is created (its hierarchical namespace, its location): the
+ * provider would replace the bucket — refused in prod (protected), and in dev a delete of every
+ * cached model. Each problem names the key and says how to keep the bucket or leave it.
+ */
+export function fixedSettingProblems(deployed: DeployedBucket, wanted: WantedBucket): string[] {
+    if (deployed.bucketName !== wanted.bucketName) return [];
+    const bucket = wanted.bucketName;
+    const problems: string[] = [];
+    if (typeof deployed.hierarchicalNamespace === "boolean" && deployed.hierarchicalNamespace !== wanted.hierarchicalNamespace) {
+        const was = String(deployed.hierarchicalNamespace);
+        problems.push(
+            `warmstart:modelCache.hierarchicalNamespace: cannot change from ${was} to ${String(wanted.hierarchicalNamespace)} (value ${String(wanted.hierarchicalNamespace)}) ` +
+            `on the existing bucket ${bucket}: Cloud Storage sets it when a bucket is created. Keep ${was}, or ${moveToNewBucket(wanted, bucket)}.`,
+        );
+    }
+    if (typeof deployed.location === "string" && deployed.location.toUpperCase() !== wanted.location.toUpperCase()) {
+        const was = deployed.location.toUpperCase();
+        const pin = wanted.locationKey === "warmstart:modelCache.location" ? "set it back to" : "pin the bucket with warmstart:modelCache.location:";
+        problems.push(
+            `${wanted.locationKey}: would move the existing bucket ${bucket} from ${was} to ${wanted.location.toUpperCase()} (value ${JSON.stringify(wanted.location)}): ` +
+            `Cloud Storage fixes a bucket's location when it is created, so it would be replaced${wanted.protect ? "" : ", deleting every cached model"}. ` +
+            `Keep it where it is (${pin} ${was}), or ${moveToNewBucket(wanted, bucket)}.`,
+        );
+    }
+    return problems;
 }
 
 /** A Cloud Storage volume of a Cloud Run service or job, and where its containers mount it. */
@@ -139,8 +195,8 @@ export class ModelCache extends pulumi.ComponentResource {
     readonly bucketName: pulumi.Output<string>;
 
     constructor(componentName: string, args: ModelCacheArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("warmstart:storage:ModelCache", componentName, {}, opts);
-        this.bucket = new gcp.storage.Bucket(`${componentName}-bucket`, {
+        super(MODEL_CACHE_TYPE, componentName, {}, opts);
+        this.bucket = new gcp.storage.Bucket(bucketResourceName(componentName), {
             project: args.project,
             name: args.bucketName,
             location: args.location,

@@ -1,5 +1,6 @@
 import { createHash } from "crypto";
 import * as gcp from "@pulumi/gcp";
+import stableStringify from "fast-json-stable-stringify";
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelSpec } from "../../images/model-sync/src/models";
 import type { ModelCache } from "./modelCache";
@@ -37,6 +38,7 @@ export interface ModelSyncJobArgs {
     seedOnCreate: boolean;
     /** Secret Manager secret id of a Hugging Face token, for gated repositories. */
     hfTokenSecret?: string;
+    /** Cloud Run deletion protection of the scheduled job (the seed job has none: see below). */
     deletionProtection: boolean;
 }
 
@@ -46,15 +48,27 @@ export function maxExecutionTokenLength(jobName: string): number {
 }
 
 /**
- * The seed job's run token, derived from everything its execution runs (image digest, models
- * list, resources, mount, account): the same spec gives the same token, so an update of nothing
- * is a no-op, and a changed sync image or models list gives a new token, which runs a new
- * execution. A lowercase letter, then hex, within the API's length limit.
+ * The seed job's run token, derived from every other input of the job (its name, project,
+ * location and the whole template: image digest, models list, resources, mount, account), keys
+ * sorted: the same job gives the same token, and the execution it names, `<job>-<token>`, says
+ * which spec ran. A lowercase letter, then hex, within the API's length limit.
  */
 export function seedExecutionToken(jobName: string, spec: unknown): string {
     const length = Math.min(16, maxExecutionTokenLength(jobName));
-    return `s${createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, length - 1)}`;
+    return `s${createHash("sha256").update(stableStringify(spec)).digest("hex").slice(0, length - 1)}`;
 }
+
+/**
+ * How the seed job changes: never in place. Any change replaces it, old job first (its name is
+ * fixed), so its run token is only ever sent by a create: an update would PATCH the job with the
+ * token it already ran, which the API refuses once it holds that execution. A create or replace
+ * whose run failed leaves the job with init errors, and `*` covers them: the next `up` replaces
+ * the job again and runs it again, instead of resuming it with the failed run's token.
+ */
+export const SEED_REPLACEMENT: Pick<pulumi.CustomResourceOptions, "replaceOnChanges" | "deleteBeforeReplace"> = {
+    replaceOnChanges: ["*"],
+    deleteBeforeReplace: true,
+};
 
 /** The seed job's name, beside the scheduled one's. */
 export function seedJobName(jobName: string): string {
@@ -150,19 +164,25 @@ export class ModelSyncJob extends pulumi.ComponentResource {
             // The same task in a job only Pulumi runs, by token: nothing else ever executes it, so
             // the API keeps the token, a refresh reads it back and an unchanged spec is no diff.
             const seedName = seedJobName(args.jobName);
-            const timeout = seedRunTimeout(args.timeoutSeconds, args.maxRetries);
-            this.seed = new gcp.cloudrunv2.Job(`${name}-seed`, {
+            const seedArgs = {
                 project: args.project,
                 location: args.region,
                 name: seedName,
-                deletionProtection: args.deletionProtection,
-                runExecutionToken: pulumi.output(template).apply((spec) => seedExecutionToken(seedName, spec)),
+                // Off in every stack: the job holds nothing and is re-created at will, and the
+                // provider refuses to delete a job whose state says otherwise, which would block
+                // both its replacement and turning seeding off.
+                deletionProtection: false,
                 template,
+            };
+            this.seed = new gcp.cloudrunv2.Job(`${name}-seed`, {
+                ...seedArgs,
+                runExecutionToken: pulumi.output(seedArgs).apply((spec) => seedExecutionToken(seedName, spec)),
             }, {
                 parent: this,
                 dependsOn: grants,
-                // Creating it, or updating it to a new token, waits for the whole execution.
-                customTimeouts: { create: timeout, update: timeout },
+                ...SEED_REPLACEMENT,
+                // Creating it waits for the whole execution.
+                customTimeouts: { create: seedRunTimeout(args.timeoutSeconds, args.maxRetries) },
             });
         }
 

@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { DOCKER_HUB, ImageRegistry } from "../build/buildSettings";
+import { LOCAL_REGISTRY_ROLES } from "../shared/naming";
 
 /** The distribution registry image both local registries run. */
 export const REGISTRY_IMAGE = "registry:3.0.0";
@@ -94,10 +95,10 @@ export class LocalRegistry extends pulumi.ComponentResource implements ImageRegi
                 wait: true,
             }, parent);
         };
-        this.proxy = registry("mirror", args.proxyPort, registryConfig({
+        this.proxy = registry(LOCAL_REGISTRY_ROLES.mirror, args.proxyPort, registryConfig({
             listen: ":5000", rootDirectory: "/var/lib/registry", deleteEnabled: true, proxy: { remoteUrl: args.upstream, ttl: args.proxyTtl },
         }));
-        this.push = registry("push", args.pushPort, registryConfig({ listen: ":5000", rootDirectory: "/var/lib/registry", deleteEnabled: true }));
+        this.push = registry(LOCAL_REGISTRY_ROLES.push, args.pushPort, registryConfig({ listen: ":5000", rootDirectory: "/var/lib/registry", deleteEnabled: true }));
 
         const builder = new docker.BuildxBuilder(`${name}-builder`, {
             name: `${args.namePrefix}-builder`,

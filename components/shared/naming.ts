@@ -3,6 +3,10 @@
 import type { BaseVersions } from "../../stacks/schema";
 import { createHash } from "crypto";
 
+// The names the program gives its own resources live with the contract, where the stack schema
+// reads them too (a service may not take one).
+export { baseImageName, LOCAL_REGISTRY_ROLES, SCHEDULER_ACCOUNT, serviceNameCollision, SYNC_ACCOUNT, SYNC_NAME } from "../../contract/resourceNames";
+
 /** Longest ids GCP accepts, per kind of resource. */
 export const MAX_LENGTH = {
     serviceAccount: 30,

@@ -141,10 +141,26 @@ export interface Recording {
 
 type Callback = (err: unknown, resp?: { getUrn(): string; getObject?(): Struct }) => void;
 
+/**
+ * The engine's answer to a second registration of a URN (pulumi/pulumi
+ * sdk/go/common/diag/errors.go, GetDuplicateResourceURNError); the mock monitor accepts it.
+ */
+export function duplicateUrnError(urn: string): Error {
+    return new Error(`Duplicate resource URN '${urn}'; try giving it a unique name`);
+}
+
 /** Patches the mock monitor set up by `setMocks` so that it records what it receives. */
 export function recordMonitor(): Recording {
     const pending: Promise<void>[] = [];
     const resources: PlannedResource[] = [];
+    const answered = new Set<string>();
+    /** Refuses a URN answered before, as the engine does; otherwise records it on the entry. */
+    const claim = (entry: PlannedResource, urn: string): Error | undefined => {
+        if (answered.has(urn)) return duplicateUrnError(urn);
+        answered.add(urn);
+        entry.urn = urn;
+        return undefined;
+    };
     const monitor = settings.getMonitor() as unknown as {
         registerResource: (req: RegisterRequest, cb: Callback) => Promise<void>;
         readResource: (req: ReadRequest, cb: Callback) => Promise<void>;
@@ -160,8 +176,8 @@ export function recordMonitor(): Recording {
         };
         resources.push(entry);
         const done = read(req, (err, resp) => {
-            if (!err && resp) entry.urn = resp.getUrn();
-            callback(err, resp);
+            const duplicate = !err && resp ? claim(entry, resp.getUrn()) : undefined;
+            callback(err ?? duplicate, duplicate === undefined ? resp : undefined);
         });
         pending.push(done);
         return done;
@@ -181,11 +197,9 @@ export function recordMonitor(): Recording {
         };
         resources.push(entry);
         const done = register(req, (err, resp) => {
-            if (!err && resp) {
-                entry.urn = resp.getUrn();
-                entry.state = pulumi.runtime.deserializeProperties(resp.getObject!()) as Record<string, unknown>;
-            }
-            callback(err, resp);
+            const duplicate = !err && resp ? claim(entry, resp.getUrn()) : undefined;
+            if (!err && resp && duplicate === undefined) entry.state = pulumi.runtime.deserializeProperties(resp.getObject!()) as Record<string, unknown>;
+            callback(err ?? duplicate, duplicate === undefined ? resp : undefined);
         });
         pending.push(done);
         return done;

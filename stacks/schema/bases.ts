@@ -1,7 +1,7 @@
 // bases: the CUDA base variants, each an NVIDIA image that exists with the Python its Ubuntu ships.
 import { z } from "zod";
 import { cudaImageProblem } from "../cudaImages";
-import { relativePath, resourceName, uniqueNames, version } from "./common";
+import { relativePath, resourceName, uniqueNames, version, versionString } from "./common";
 
 /** The Python each Ubuntu release ships: the CUDA base installs it from the release's packages. */
 export const UBUNTU_PYTHON: Record<string, string> = { "20.04": "3.8", "22.04": "3.10", "24.04": "3.12" };
@@ -12,8 +12,8 @@ export const baseVariantSchema = z.strictObject({
     /** Which target of the CUDA base Dockerfile to build. */
     kind: z.enum(["runtime", "devel"]),
     cudaVersion: version("12.8.1").default("12.8.1"),
-    ubuntuVersion: z.string().regex(/^\d{2}\.\d{2}$/, "must be an Ubuntu release such as 24.04").default("24.04"),
-    pythonVersion: z.string().regex(/^3\.\d+$/, "must be a Python 3 minor version such as 3.12").default("3.12"),
+    ubuntuVersion: versionString().regex(/^\d{2}\.\d{2}$/, "must be an Ubuntu release such as 24.04").default("24.04"),
+    pythonVersion: versionString().regex(/^3\.\d+$/, "must be a Python 3 minor version such as 3.12").default("3.12"),
     torchVersion: version("2.7.1").default("2.7.1"),
     /** Build context, relative to the repository root. */
     context: relativePath.default("images/cuda-base"),

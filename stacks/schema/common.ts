@@ -3,14 +3,33 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { CLOUD_RUN_REGIONS, cpuProblem } from "../cloudRun";
 
-/** Names that become parts of GCP resource ids: lowercase, start with a letter, no double hyphen. */
-export const resourceName = z
-    .string()
-    .regex(/^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/, "must be 1-30 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen")
-    .refine((s) => !s.includes("--"), "must not contain two hyphens in a row");
+/**
+ * A name that becomes part of GCP resource ids: lowercase, starts with a letter, no double
+ * hyphen, at most `maxLength` characters (the message says the limit, and why when given).
+ */
+export function lowercaseName(maxLength: number, why = "") {
+    const limit = `must be 1-${maxLength} characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen${why}`;
+    return z
+        .string()
+        .regex(new RegExp(`^[a-z]([a-z0-9-]{0,${maxLength - 2}}[a-z0-9])?$`), limit)
+        .refine((s) => !s.includes("--"), "must not contain two hyphens in a row");
+}
+
+/** Names of bases, services, upstreams. */
+export const resourceName = lowercaseName(30);
+
+/**
+ * A version written as a string. YAML reads an unquoted `3.10` as the number 3.1, so a number is
+ * refused with the hint to quote it rather than with zod's bare type error.
+ */
+export const versionString = () => z.string({
+    error: (issue) => (typeof issue.input === "number"
+        ? "must be written in quotes, e.g. \"3.10\": YAML reads an unquoted version as a number, and 3.10 arrives as 3.1"
+        : undefined),
+});
 
 export const version = (example: string) =>
-    z.string().regex(/^\d+(\.\d+){1,2}$/, `must be a dotted version such as ${example}`);
+    versionString().regex(/^\d+(\.\d+){1,2}$/, `must be a dotted version such as ${example}`);
 
 export const relativePath = z
     .string()

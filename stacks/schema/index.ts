@@ -4,7 +4,7 @@
 // truth for what is inside objects and lists, for what Cloud Run and NVIDIA offer, and for cross-field rules.
 import { z } from "zod";
 import { baseListSchema } from "./bases";
-import { gcpRegion, resourceName } from "./common";
+import { gcpRegion, lowercaseName } from "./common";
 import { localSchema, localServicePorts } from "./local";
 import { modelList } from "./models";
 import { modelCacheSchema } from "./modelCache";
@@ -45,7 +45,7 @@ export const stackConfigSchema = z
         /** The platform stack a project stack builds on, `<org>/<project>/<stack>`. */
         platformStack: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be a fully qualified stack name such as acme/warmstart/platform").optional(),
         /** Prefix of every resource name; keeps two stacks in one project apart. */
-        namePrefix: resourceName.refine((s) => s.length <= 12, "must be at most 12 characters (it prefixes account ids, which are limited to 30)").default("ws"),
+        namePrefix: lowercaseName(12, " (it prefixes service account ids, which GCP limits to 30)").default("ws"),
         /** Cloud Run deletion protection (on in prod, off in dev so `pulumi destroy` works). */
         deletionProtection: z.boolean().default(false),
         /** A BuildKit builder to build on (remote BuildKit or a cloud builder); the local default otherwise. */

@@ -2,6 +2,7 @@
 // memory Cloud Run takes together and no variable the model-cache contract sets.
 import { z } from "zod";
 import { RESERVED_ENV } from "../../contract/modelCache";
+import { serviceNameCollision } from "../../contract/resourceNames";
 import { cpuCount, memoryMiB } from "../../policy/units";
 import { memoryProblem } from "../cloudRun";
 import { cpu, memory, relativePath, resourceName, uniqueNames } from "./common";
@@ -11,7 +12,8 @@ export { RESERVED_ENV };
 export const gpuSchema = z.strictObject({
     /** Cloud Run GPU type; L4 is the one Cloud Run offers. */
     type: z.literal("nvidia-l4").default("nvidia-l4"),
-    count: z.literal(1).default(1),
+    /** Cloud Run attaches one GPU per instance (cloud.google.com/run/docs/configuring/services/gpu). */
+    count: z.literal(1, { error: "must be 1: Cloud Run attaches one GPU per instance" }).default(1),
     /** Zonal redundancy costs more GPU quota; off by default for inference services. */
     zonalRedundancy: z.boolean().default(false),
 });
@@ -48,6 +50,8 @@ export const serviceSchema = z.strictObject({
     /** Let anyone on the internet call the service (grants allUsers the invoker role). */
     public: z.boolean().default(false),
 }).superRefine((svc, ctx) => {
+    const collision = serviceNameCollision(svc.name);
+    if (collision !== undefined) ctx.addIssue({ code: "custom", path: ["name"], message: `${collision}: choose another name`, input: svc.name });
     const memory = memoryProblem(svc.memory, svc.cpu);
     if (memory !== undefined) ctx.addIssue({ code: "custom", path: ["memory"], message: memory, input: svc.memory });
     if (svc.minInstances > svc.maxInstances) {

@@ -73,7 +73,7 @@ describe("the real Pulumi CLI", function () {
     it("refuses a Pulumi.yaml whose config declares a type it does not know, naming the key", () => {
         // The check above is live only if the CLI validates the project: show it refusing one.
         const projectFile = path.join(work, "Pulumi.yaml");
-        fs.writeFileSync(projectFile, fs.readFileSync(projectFile, "utf8").replace(/^(  local:\n    type:) object$/m, "$1 objekt"));
+        fs.writeFileSync(projectFile, fs.readFileSync(projectFile, "utf8").replace(/^( {2}local:\n {4}type:) object$/m, "$1 objekt"));
         const run = cli("config", "-s", "dev");
         expect(run.status).to.not.equal(0);
         expect(run.out).to.match(/#\/config\/local\/type: value must be one of/);
