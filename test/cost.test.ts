@@ -7,9 +7,10 @@ import * as path from "path";
 import { expect } from "chai";
 import { listStacks, REPO_ROOT } from "../scripts/evaluate";
 import { CostEstimate, CostPlan, costOf, diffCost, estimateCost, loadPriceList, measuredSizes, Prices, PricingError, renderCost, renderCostDiff } from "../scripts/cost";
-import { planJsonText, SNAPSHOT_DIR, stackCostOptions } from "../scripts/plan";
+import { costOptionsOf, planJsonText, SNAPSHOT_DIR, stackCostOptions } from "../scripts/plan";
 import { toJsonPlan } from "../scripts/render";
 import { manifestText } from "../images/model-sync/src/store";
+import { StackConfigError } from "../stacks/load";
 import { evaluateWith } from "./support/plan";
 
 const snapshot = (stack: string) => JSON.parse(fs.readFileSync(path.join(SNAPSHOT_DIR, `${stack}.json`), "utf8")) as CostPlan & { cost: CostEstimate };
@@ -26,6 +27,8 @@ function withInputs(plan: CostPlan, name: string, change: (inputs: Record<string
     return copy;
 }
 const prices = () => new Prices(loadPriceList());
+/** Runs `scripts/plan.ts` as `npm run plan --` does. */
+const planCommand = (...args: string[]) => spawnSync(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "scripts/plan.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
 
 describe("cost estimate", function () {
     this.timeout(120000);
@@ -199,6 +202,23 @@ describe("cost estimate", function () {
             const cost = costOf(snapshot("prod"), stackCostOptions("prod"));
             expect(renderCostDiff(diffCost(cost, cost))).to.include("No cost line changed.");
         });
+    });
+});
+
+describe("cost estimate: units, overrides, provenance and the command line", function () {
+    this.timeout(120000);
+
+    it("names the value of a negative override read from the stack file", () => {
+        const read = () => costOptionsOf({ "warmstart:pricing": JSON.stringify({ overrides: { "scheduler.job": -1 } }) });
+        expect(read).to.throw(StackConfigError, "warmstart:pricing.overrides.scheduler.job:");
+        expect(read).to.throw(StackConfigError, "(value -1)");
+    });
+
+    it("names the format it does not know", () => {
+        const run = planCommand("dev", "--format", "png");
+        expect(run.status).to.equal(2);
+        expect(run.stderr).to.include("unknown --format 'png'");
+        expect(run.stderr).to.include("tree|json|dot|svg|cost");
     });
 });
 
