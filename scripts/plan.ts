@@ -1,6 +1,6 @@
 // `npm run plan -- <stack>`: evaluates a stack offline (no cloud account, no Pulumi CLI) and
 // prints the resources it would create as a tree, each with what it depends on.
-import { StackConfigError } from "../stacks/load";
+import { configProblems, StackConfigError } from "../stacks/load";
 import { pricingSchema } from "../stacks/schema";
 import { CostOptions, costOf, costOfPlanFile, diffCost, PricingError, renderCost, renderCostDiff } from "./cost";
 import * as fs from "fs";
@@ -57,9 +57,15 @@ export const PICTURE_SVG = path.join(REPO_ROOT, "docs", `graph-${PICTURE_STACK}.
 
 /** The cost estimate's inputs from the stack file: its price overrides. */
 export function stackCostOptions(stack: string): CostOptions {
-    const raw = stackFileConfig(stack)["warmstart:pricing"];
-    const parsed = pricingSchema.safeParse(raw === undefined ? {} : JSON.parse(raw));
-    if (!parsed.success) throw new StackConfigError(parsed.error.issues.map((i) => `warmstart:pricing.${i.path.join(".")}: ${i.message}`));
+    return costOptionsOf(stackFileConfig(stack));
+}
+
+/** The cost estimate's inputs from a stack's config as the CLI hands it over. */
+export function costOptionsOf(config: Record<string, string>): CostOptions {
+    const raw = config["warmstart:pricing"];
+    const pricing: unknown = raw === undefined ? {} : JSON.parse(raw);
+    const parsed = pricingSchema.safeParse(pricing);
+    if (!parsed.success) throw new StackConfigError(configProblems(parsed.error, pricing, ["pricing"]));
     return { overrides: parsed.data.overrides };
 }
 
@@ -118,8 +124,9 @@ async function main(argv: string[]): Promise<number> {
     }
     const stack = args.positionals[0];
     const format = args.values.format as Format;
+    const usage = `usage: npm run plan -- <stack> [--format ${FORMATS.join("|")}] [--against PLAN.json] [--manifest FILE] [--out FILE] | --update-snapshots   (stacks: ${listStacks().join(", ")})`;
     if (stack === undefined || !FORMATS.includes(format)) {
-        console.error(`usage: npm run plan -- <stack> [--format ${FORMATS.join("|")}] [--against PLAN.json] [--manifest FILE] [--out FILE] | --update-snapshots   (stacks: ${listStacks().join(", ")})`);
+        console.error(`${stack === undefined ? "no stack named" : `unknown --format '${format}'`}\n${usage}`);
         return 2;
     }
     if (args.values.against !== undefined && format !== "cost") {

@@ -1,20 +1,38 @@
-// What Cloud Run offers, as published: the regions, the CPU values and the memory each CPU value
-// allows. Read 2026-11 from cloud.google.com/run/docs/locations and
-// cloud.google.com/run/docs/configuring/services/memory-limits, .../services/cpu and
-// .../instances/memory-limits. Re-read them when Cloud Run adds a region or a size.
+// What Cloud Run offers, as published: the regions and their price tier, the GPUs and where,
+// the CPU values and the memory each CPU value allows. Read 2026-11 from
+// cloud.google.com/run/docs/locations and cloud.google.com/run/docs/configuring/services/memory-limits,
+// .../services/cpu and .../instances/memory-limits; the tiers re-read 2026-12-03 on docs/locations
+// ("Subject to Tier 1 pricing" / "Tier 2"), the GPU regions on .../configuring/services/gpu
+// ("Supported regions"). Re-read them when Cloud Run adds a region, a GPU or a size.
 import { cpuCount, memoryMiB } from "../policy/units";
 
-/** Regions where Cloud Run runs services and jobs (docs/locations, tier 1 and tier 2). */
-export const CLOUD_RUN_REGIONS = [
-    // Tier 1
-    "asia-east1", "asia-northeast1", "asia-northeast2", "europe-north1", "europe-southwest1", "europe-west1", "europe-west4",
-    "europe-west8", "europe-west9", "me-west1", "us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1",
-    // Tier 2
-    "africa-south1", "asia-east2", "asia-northeast3", "asia-southeast1", "asia-southeast2", "asia-south1", "asia-south2",
-    "australia-southeast1", "australia-southeast2", "europe-central2", "europe-west10", "europe-west12", "europe-west2",
-    "europe-west3", "europe-west6", "me-central1", "me-central2", "northamerica-northeast1", "northamerica-northeast2",
-    "southamerica-east1", "southamerica-west1", "us-west2", "us-west3", "us-west4",
-] as const;
+/** Regions where Cloud Run runs services and jobs, and the price tier each is billed at (docs/locations). */
+export const CLOUD_RUN_REGION_TIERS = {
+    "asia-east1": 1, "asia-northeast1": 1, "asia-northeast2": 1, "europe-north1": 1, "europe-southwest1": 1, "europe-west1": 1,
+    "europe-west4": 1, "europe-west8": 1, "europe-west9": 1, "me-west1": 1, "us-central1": 1, "us-east1": 1, "us-east4": 1,
+    "us-east5": 1, "us-south1": 1, "us-west1": 1,
+    "africa-south1": 2, "asia-east2": 2, "asia-northeast3": 2, "asia-southeast1": 2, "asia-southeast2": 2, "asia-south1": 2,
+    "asia-south2": 2, "australia-southeast1": 2, "australia-southeast2": 2, "europe-central2": 2, "europe-west10": 2,
+    "europe-west12": 2, "europe-west2": 2, "europe-west3": 2, "europe-west6": 2, "me-central1": 2, "me-central2": 2,
+    "northamerica-northeast1": 2, "northamerica-northeast2": 2, "southamerica-east1": 2, "southamerica-west1": 2,
+    "us-west2": 2, "us-west3": 2, "us-west4": 2,
+} as const satisfies Record<string, 1 | 2>;
+
+export type CloudRunRegion = keyof typeof CLOUD_RUN_REGION_TIERS;
+
+/** The regions of the table above: what `region` accepts. */
+export const CLOUD_RUN_REGIONS = Object.keys(CLOUD_RUN_REGION_TIERS) as CloudRunRegion[];
+
+/**
+ * GPU types Cloud Run offers, each with the regions that offer it (docs/configuring/services/gpu,
+ * "Supported regions"; asia-south1 by invitation only).
+ */
+export const CLOUD_RUN_GPU_REGIONS = {
+    "nvidia-l4": ["asia-south1", "asia-southeast1", "europe-west1", "europe-west4", "us-central1", "us-east4"],
+} as const satisfies Record<string, readonly CloudRunRegion[]>;
+
+export type GpuType = keyof typeof CLOUD_RUN_GPU_REGIONS;
+export const GPU_TYPES = Object.keys(CLOUD_RUN_GPU_REGIONS) as [GpuType, ...GpuType[]];
 
 /** Whole vCPU counts Cloud Run takes; below 1, fractions from 0.08. */
 export const WHOLE_CPUS = [1, 2, 4, 6, 8];

@@ -68,18 +68,24 @@ function describe(value: unknown): string {
 export function parseStackConfig(raw: StackConfigInput | Record<string, unknown>): StackConfig {
     const result = stackConfigSchema.safeParse(raw);
     if (result.success) return result.data;
-    throw new StackConfigError(formatIssues(result.error, raw));
+    throw new StackConfigError(configProblems(result.error, raw));
 }
 
-function formatIssues(error: z.ZodError, raw: unknown): string[] {
+/**
+ * Each issue as `<config key>: <message> (value <value>)`. `at` is where the validated value sits
+ * in the whole configuration, when a section was validated on its own (`["pricing"]`).
+ */
+export function configProblems(error: z.ZodError, raw: unknown, at: PropertyKey[] = []): string[] {
+    const root = at.reduceRight<unknown>((value, key) => ({ [key]: value }), raw);
     return error.issues.map((issue) => {
+        const path = [...at, ...issue.path];
         // An unknown key is reported on its parent; name the key itself.
         if (issue.code === "unrecognized_keys") {
             return issue.keys
-                .map((key) => `${configKeyOf([...issue.path, key])}: is not a known key (value ${describe(valueAt(raw, [...issue.path, key]))})`)
+                .map((key) => `${configKeyOf([...path, key])}: is not a known key (value ${describe(valueAt(root, [...path, key]))})`)
                 .join("; ");
         }
-        return `${configKeyOf(issue.path)}: ${issue.message} (value ${describe(valueAt(raw, issue.path))})`;
+        return `${configKeyOf(path)}: ${issue.message} (value ${describe(valueAt(root, path))})`;
     });
 }
 

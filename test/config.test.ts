@@ -179,6 +179,10 @@ describe("stack configuration", () => {
             ["zero concurrency", { "warmstart:services": serviceWith(1, { concurrency: 0 }) }, "warmstart:services[1].concurrency"],
             ["an env name with a hyphen", { "warmstart:services": serviceWith(1, { env: { "MY-VAR": "x" } }) }, "warmstart:services[1].env.MY-VAR"],
             ["a bucket location with a space", { "warmstart:modelCache": { location: "europe west" } }, "warmstart:modelCache.location"],
+            // Cloud Storage locations (stacks/cloudStorage.ts): well-formed, not offered.
+            ["a bucket location Cloud Storage does not offer", { "warmstart:modelCache": { location: "EUROPE-WEST" } }, "warmstart:modelCache.location"],
+            // Cloud Run GPU regions (cloud.google.com/run/docs/configuring/services/gpu): us-east1 runs Cloud Run, not its GPUs.
+            ["a GPU service in a region without Cloud Run GPUs", { "warmstart:region": "us-east1" }, "warmstart:services[0].gpu"],
             ["zero days of revision retention", { "warmstart:modelCache": { revisionRetentionDays: 0 } }, "warmstart:modelCache.revisionRetentionDays"],
             ["a staging retention over a month", { "warmstart:modelCache": { stagingRetentionDays: 31 } }, "warmstart:modelCache.stagingRetentionDays"],
             ["an empty Hub revision", { "warmstart:models": modelWith(0, { revision: "" }) }, "warmstart:models[0].revision"],
@@ -233,6 +237,12 @@ describe("stack configuration", () => {
             const message = await expectRejected({ "warmstart:services": serviceWith(1, { cpu: "2", memory: "16Gi" }) });
             expect(message).to.include('warmstart:services[1].memory: must be between 512Mi and 8Gi with 2 vCPU');
             expect(message).to.include('(value "16Gi")');
+        });
+
+        it("names the regions that offer the service's GPU, and leaves a local target's GPU alone", async () => {
+            const message = await expectRejected({ "warmstart:region": "us-east1" });
+            expect(message).to.include("warmstart:services[0].gpu: Cloud Run offers nvidia-l4 GPUs in asia-south1, asia-southeast1, europe-west1, europe-west4, us-central1, us-east4 (stacks/cloudRun.ts), not in the stack's region us-east1");
+            expect(() => parseStackConfig(flatToRaw(devConfigWith({ "warmstart:target": "local", "warmstart:region": "us-east1" })))).not.to.throw();
         });
 
                 it("quotes the offending value in the message", async () => {

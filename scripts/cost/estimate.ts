@@ -2,7 +2,7 @@
 // works on any plan file, this branch's or the base branch's.
 import { Cron } from "croner";
 import { cpuCount, memoryMiB } from "../../stacks/schema";
-import { Prices, PricingError, UsedPrice } from "./pricing";
+import { gpuPriceId, Prices, PricingError, UsedPrice } from "./pricing";
 
 /** What the estimate needs of a planned resource: a record of `npm run plan -- <stack> --format json`. */
 export interface CostResource {
@@ -18,7 +18,7 @@ export interface CostPlan {
     resources: CostResource[];
 }
 
-export type CostUnit = "month" | "instance-hour" | "run-hour" | "run, upper bound" | "month, upper bound";
+export type CostUnit = "month" | "instance-hour" | "hour, upper bound" | "run-hour" | "run, upper bound" | "month, upper bound";
 
 export interface CostLine {
     /** Stable across plans: type, name and item. */
@@ -61,6 +61,8 @@ export interface EstimateOptions {
 }
 
 const GPU_LIMIT = "nvidia.com/gpu";
+/** Cloud Scheduler's price is per 31 days of a job. */
+const SCHEDULER_PERIOD_HOURS = 31 * 24;
 const GIB = 1024 ** 3;
 
 function get(value: unknown, ...keys: (string | number)[]): unknown {
@@ -106,12 +108,12 @@ function sizeOf(resource: string, limits: unknown, accelerator: unknown): Size {
     return { vcpu, gib: mib / 1024, gpus, gpuType: gpus > 0 ? (accelerator as string) : undefined };
 }
 
-/** Dollars per second of one instance of `size`, and the prices used. */
-function ratePerSecond(prices: Prices, resource: string, size: Size, ids: { vcpu: string; memory: string; gpu?: string }): { rate: number; used: UsedPrice[] } {
-    const used = [prices.get(ids.vcpu, resource, "vCPU time"), prices.get(ids.memory, resource, "memory time")];
+/** Dollars per second of one instance of `size` in `region`, and the prices used. */
+function ratePerSecond(prices: Prices, resource: string, size: Size, region: string, ids: { vcpu: string; memory: string; gpu?: string }): { rate: number; used: UsedPrice[] } {
+    const used = [prices.get(ids.vcpu, resource, "vCPU time", "vCPU-second"), prices.get(ids.memory, resource, "memory time", "GiB-second")];
     let rate = size.vcpu * used[0].value + size.gib * used[1].value;
     if (size.gpus > 0) {
-        const gpu = prices.get(ids.gpu!, resource, `GPU type ${JSON.stringify(size.gpuType)}`);
+        const gpu = prices.get(ids.gpu!, resource, `GPU type ${JSON.stringify(size.gpuType)} in region ${JSON.stringify(region)}`, "GPU-second");
         used.push(gpu);
         rate += size.gpus * gpu.value;
     }
@@ -194,31 +196,35 @@ export function estimateCost(plan: CostPlan, prices: Prices, options: EstimateOp
         switch (r.type) {
             case "gcp:cloudrunv2/service:Service": {
                 const tier = prices.tier(r.inputs.location, label);
+                const region = String(r.inputs.location);
                 const container = get(r.inputs, "template", "containers", 0);
                 const size = sizeOf(label, get(container, "resources", "limits"), get(r.inputs, "template", "nodeSelector", "accelerator"));
                 // GPU services must use instance-based billing; cpuIdle false is "CPU always allocated".
                 const instanceBased = get(container, "resources", "cpuIdle") === false || size.gpus > 0;
                 const zonal = get(r.inputs, "template", "gpuZonalRedundancyDisabled") !== true;
-                const gpuId = `run.gpu.${size.gpuType}.${zonal ? "zonal" : "nonzonal"}.tier${tier}`;
+                const gpuId = gpuPriceId(String(size.gpuType), zonal, region);
                 const billing = instanceBased ? "instance" : "request";
                 const gpuText = size.gpus > 0 ? `, ${zonal ? "with" : "without"} zonal redundancy` : "";
-                const active = ratePerSecond(prices, label, size, { vcpu: `run.${billing}.vcpu.tier${tier}`, memory: `run.${billing}.memory.tier${tier}`, gpu: gpuId });
-                const idle = instanceBased ? active : ratePerSecond(prices, label, size, { vcpu: `run.request.idleVcpu.tier${tier}`, memory: `run.request.idleMemory.tier${tier}` });
+                const active = ratePerSecond(prices, label, size, region, { vcpu: `run.${billing}.vcpu.tier${tier}`, memory: `run.${billing}.memory.tier${tier}`, gpu: gpuId });
+                const idle = instanceBased ? active : ratePerSecond(prices, label, size, region, { vcpu: `run.request.idleVcpu.tier${tier}`, memory: `run.request.idleMemory.tier${tier}` });
                 const min = Number(get(r.inputs, "template", "scaling", "minInstanceCount") ?? 0);
                 const max = get(r.inputs, "template", "scaling", "maxInstanceCount");
                 const setting = `${describeSize(size)}${gpuText}, ${billing}-based billing, tier ${tier}`;
                 fixed.push(line(r, "minimum instances", min * hours * 3600 * idle.rate, "month", `${min} × ${hours} h × (${setting}${instanceBased ? "" : ", idle"}): ${cite(idle.used)}`, use(idle.used)));
                 const perHour = active.rate * 3600;
-                const atMax = typeof max === "number" ? `; at maxInstances ${max}: $${(perHour * max).toFixed(2)}/h` : "";
-                perUnit.push(line(r, "per instance-hour", perHour, "instance-hour", `3600 s × (${setting}): ${cite(active.used)}${instanceBased ? "" : " (request fees not included)"}${atMax}`, use(active.used)));
+                const ids = use(active.used);
+                perUnit.push(line(r, "per instance-hour", perHour, "instance-hour", `3600 s × (${setting}): ${cite(active.used)}${instanceBased ? "" : " (request fees not included)"}`, ids));
+                // The ceiling a traffic spike can reach: a line of its own, so a change of maxInstances shows in the diff.
+                if (typeof max === "number") perUnit.push(line(r, "per hour at maxInstances", perHour * max, "hour, upper bound", `maxInstances ${max} × the per-instance-hour cost`, ids));
                 break;
             }
             case "gcp:cloudrunv2/job:Job": {
                 const tier = prices.tier(r.inputs.location, label);
+                const region = String(r.inputs.location);
                 const task = get(r.inputs, "template", "template");
                 const size = sizeOf(label, get(task, "containers", 0, "resources", "limits"), get(task, "nodeSelector", "accelerator"));
                 // Jobs run without GPU zonal redundancy, at instance-based rates.
-                const rate = ratePerSecond(prices, label, size, { vcpu: `run.instance.vcpu.tier${tier}`, memory: `run.instance.memory.tier${tier}`, gpu: `run.gpu.${size.gpuType}.nonzonal.tier${tier}` });
+                const rate = ratePerSecond(prices, label, size, region, { vcpu: `run.instance.vcpu.tier${tier}`, memory: `run.instance.memory.tier${tier}`, gpu: gpuPriceId(String(size.gpuType), false, region) });
                 const setting = `${describeSize(size)}, tier ${tier}`;
                 const ids = use(rate.used);
                 perUnit.push(line(r, "per run-hour", rate.rate * 3600, "run-hour", `3600 s × (${setting}): ${cite(rate.used)}`, ids));
@@ -236,13 +242,14 @@ export function estimateCost(plan: CostPlan, prices: Prices, options: EstimateOp
                 break;
             }
             case "gcp:cloudscheduler/job:Job": {
-                const price = prices.get("scheduler.job", label, "a scheduler job");
-                fixed.push(line(r, "scheduler job", price.value, "month", `1 job: ${cite([price])} (3 free jobs per billing account not subtracted)`, use([price])));
+                // Billed by the day at a price per 31 days: scaled to the list's month.
+                const price = prices.get("scheduler.job", label, "a scheduler job", "job per 31 days");
+                fixed.push(line(r, "scheduler job", (price.value * hours) / SCHEDULER_PERIOD_HOURS, "month", `1 job × ${hours} h / ${SCHEDULER_PERIOD_HOURS} h: ${cite([price])} (3 free jobs per billing account not subtracted)`, use([price])));
                 break;
             }
             case "gcp:artifactregistry/repository:Repository": {
                 if (r.inputs.mode === "VIRTUAL_REPOSITORY") break; // stores nothing: its upstreams are billed
-                const price = prices.get("artifactRegistry.storage", label, "registry storage");
+                const price = prices.get("artifactRegistry.storage", label, "registry storage", "GiB-month");
                 fixed.push(line(r, "storage", null, "month", `size × ${cite([price])}`, use([price]), "image and cache sizes are not known before a build"));
                 break;
             }
@@ -250,7 +257,7 @@ export function estimateCost(plan: CostPlan, prices: Prices, options: EstimateOp
                 const location = typeof r.inputs.location === "string" ? r.inputs.location.toLowerCase() : r.inputs.location;
                 const storageClass = r.inputs.storageClass ?? "STANDARD";
                 if (storageClass !== "STANDARD") throw new PricingError(`${label}: storageClass ${JSON.stringify(storageClass)} has no price in pricing/gcp.json (Standard only)`);
-                const price = prices.get(`storage.standard.${String(location)}`, label, `Standard storage in location ${JSON.stringify(r.inputs.location)}`);
+                const price = prices.get(`storage.standard.${String(location)}`, label, `Standard storage in location ${JSON.stringify(r.inputs.location)}`, "GiB-month");
                 const ids = use([price]);
                 const models = modelsByBucket.get(String(r.inputs.name ?? r.name));
                 const versioned = get(r.inputs, "versioning", "enabled") === true ? "; noncurrent revisions kept by versioning add to this until the lifecycle deletes them" : "";

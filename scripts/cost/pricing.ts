@@ -1,8 +1,9 @@
 // The price list the cost estimate reads: pricing/gcp.json, checked on load, with a stack's
-// overrides (committed-use discounts) applied by price id.
+// overrides (committed-use discounts, or a price no public source gives) applied by price id.
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
+import { CLOUD_RUN_GPU_REGIONS, CLOUD_RUN_REGION_TIERS, GPU_TYPES } from "../../stacks/cloudRun";
 
 export const PRICING_FILE = path.resolve(__dirname, "..", "..", "pricing", "gcp.json");
 
@@ -13,6 +14,8 @@ const priceSchema = z.strictObject({
     readOn: z.iso.date(),
     evidence: z.string().min(1),
     note: z.string().optional(),
+    /** Who quotes the figure when the page itself could not be read: the figure is second-hand. */
+    quotedBy: z.string().min(1).optional(),
 });
 
 export const priceListSchema = z.strictObject({
@@ -20,12 +23,6 @@ export const priceListSchema = z.strictObject({
     currency: z.literal("USD"),
     hoursPerMonth: z.number().positive(),
     freeTiers: z.string().min(1),
-    regionTiers: z.strictObject({
-        source: z.url(),
-        readOn: z.iso.date(),
-        evidence: z.string(),
-        regions: z.record(z.string(), z.union([z.literal(1), z.literal(2)])),
-    }),
     resourceTypes: z.strictObject({
         priced: z.array(z.string()),
         free: z.record(z.string(), z.string()),
@@ -44,7 +41,10 @@ export interface UsedPrice {
     unit: string;
     /** The page it was read on, or `stack override` */
     source: string;
+    /** When it was read; absent for a stack override. */
     readOn?: string;
+    /** The third party whose copy of the page gave the figure, when the page itself did not. */
+    quotedBy?: string;
 }
 
 /** The graph holds something no price covers; the message names the resource and the value. */
@@ -64,12 +64,27 @@ export function loadPriceList(file = PRICING_FILE): PriceList {
     return parsed.data;
 }
 
-/** Prices with a stack's overrides applied; an override of an unknown id is an error. */
+/** The id of a GPU's price per second: Cloud Run prices GPUs per region, with or without zonal redundancy. */
+export function gpuPriceId(type: string, zonalRedundancy: boolean, region: string): string {
+    return `run.gpu.${type}.${zonalRedundancy ? "zonal" : "nonzonal"}.${region}`;
+}
+
+/** Price ids a stack may supply though the list lacks them: a GPU in a region that offers it. */
+function suppliableIds(): Set<string> {
+    return new Set(GPU_TYPES.flatMap((type) => CLOUD_RUN_GPU_REGIONS[type].flatMap((region) => [gpuPriceId(type, true, region), gpuPriceId(type, false, region)])));
+}
+
+/**
+ * Prices with a stack's overrides applied. An override names a price of the list, or one the
+ * estimate asks for that no source gives (a GPU region without a price); any other id is a typo.
+ */
 export class Prices {
+    private readonly suppliable = suppliableIds();
+
     constructor(readonly list: PriceList, readonly overrides: Record<string, number> = {}) {
         for (const [id, value] of Object.entries(overrides)) {
-            if (list.prices[id] === undefined) {
-                throw new PricingError(`warmstart:pricing.overrides.${id}: names no price in pricing/gcp.json (value ${value}); known ids start with ${[...new Set(Object.keys(list.prices).map((k) => k.split(".")[0]))].join(", ")}`);
+            if (list.prices[id] === undefined && !this.suppliable.has(id)) {
+                throw new PricingError(`warmstart:pricing.overrides.${id}: names no price the estimate uses (value ${value}); ids are those of pricing/gcp.json, or run.gpu.<gpu type>.<zonal|nonzonal>.<GPU region> for a GPU region of stacks/cloudRun.ts`);
             }
         }
     }
@@ -79,21 +94,23 @@ export class Prices {
     }
 
     /** The price `id`, needed by `resource` for `what` (the value that picked it). */
-    get(id: string, resource: string, what: string): UsedPrice {
+    get(id: string, resource: string, what: string, unit: string): UsedPrice {
         const entry = this.list.prices[id];
-        if (entry === undefined) {
-            throw new PricingError(`${resource}: no price for ${what} (pricing/gcp.json has no '${id}'; add it with its source page, or override it in the stack)`);
-        }
         const override = this.overrides[id];
-        if (override !== undefined) return { id, value: override, unit: entry.unit, source: "stack override (warmstart:pricing.overrides)" };
-        return { id, value: entry.value, unit: entry.unit, source: entry.source, readOn: entry.readOn };
+        if (override !== undefined) return { id, value: override, unit: entry?.unit ?? unit, source: "stack override (warmstart:pricing.overrides)" };
+        if (entry === undefined) {
+            const supply = this.suppliable.has(id) ? `, or set warmstart:pricing.overrides.${id} in the stack` : "";
+            throw new PricingError(`${resource}: no price for ${what} (pricing/gcp.json has no '${id}': add it with its source page${supply})`);
+        }
+        return { id, value: entry.value, unit: entry.unit, source: entry.source, readOn: entry.readOn, ...(entry.quotedBy === undefined ? {} : { quotedBy: entry.quotedBy }) };
     }
 
-    /** The region's price tier, from the data file's region map only. */
+    /** The region's price tier, from Cloud Run's location table (stacks/cloudRun.ts) only. */
     tier(region: unknown, resource: string): 1 | 2 {
-        const tier = typeof region === "string" ? this.list.regionTiers.regions[region] : undefined;
+        const tiers: Record<string, 1 | 2> = CLOUD_RUN_REGION_TIERS;
+        const tier = typeof region === "string" && Object.hasOwn(tiers, region) ? tiers[region] : undefined;
         if (tier === undefined) {
-            throw new PricingError(`${resource}: region ${JSON.stringify(region)} has no price tier in pricing/gcp.json (regionTiers.regions)`);
+            throw new PricingError(`${resource}: region ${JSON.stringify(region)} has no price tier in Cloud Run's location table (stacks/cloudRun.ts)`);
         }
         return tier;
     }

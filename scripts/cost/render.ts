@@ -1,5 +1,6 @@
 // The cost table and its diff as Markdown: readable in a terminal, rendered in a pull request.
 import { CostEstimate, CostLine, priceText } from "./estimate";
+import { UsedPrice } from "./pricing";
 
 export function money(n: number): string {
     const sign = n < 0 ? "-" : "";
@@ -11,6 +12,12 @@ export function money(n: number): string {
 
 const cell = (s: string) => s.replace(/\|/g, "\\|");
 const amountOf = (l: CostLine) => (l.amount === null ? `unknown (${l.unknown})` : `${money(l.amount)}/${l.unit === "month" ? "month" : l.unit}`);
+
+/** Where a price's figure was read: on its source page, in a third party's quote of it, or the stack. */
+function figureOrigin(p: UsedPrice): string {
+    if (p.readOn === undefined) return "set in the stack";
+    return p.quotedBy === undefined ? "on the page" : `second-hand: quoted by ${p.quotedBy}`;
+}
 
 export function renderCost(e: CostEstimate): string {
     const out: string[] = [`## Cost of stack \`${e.stack}\` (${e.currency}, list prices, ${e.hoursPerMonth} h a month)`, ""];
@@ -26,8 +33,11 @@ export function renderCost(e: CostEstimate): string {
         for (const n of e.notPriced) out.push(`- ${n.resource}: ${n.reason}`);
         out.push("");
     }
-    out.push("### Prices used", "", "| id | price | source | read on |", "|---|---:|---|---|");
-    for (const p of Object.values(e.prices)) out.push(`| \`${p.id}\` | ${priceText(p)} | ${p.source} | ${p.readOn ?? ""} |`);
+    out.push("### Prices used", "", "| id | price | source | read on | figure |", "|---|---:|---|---|---|");
+    for (const p of Object.values(e.prices)) out.push(`| \`${p.id}\` | ${priceText(p)} | ${p.source} | ${p.readOn ?? ""} | ${cell(figureOrigin(p))} |`);
+    const prices = Object.values(e.prices);
+    const secondHand = prices.filter((p) => p.quotedBy !== undefined).length;
+    if (secondHand > 0) out.push("", `Second-hand: ${secondHand} of ${prices.length} prices were read where a third party quotes the source page, not on the page itself; check them there before relying on them.`);
     out.push("", `Free tiers: ${e.freeTiers}`, "");
     return out.join("\n");
 }
@@ -82,10 +92,13 @@ export function diffCost(base: CostEstimate, head: CostEstimate): CostDiff {
 const signed = (n: number) => (n > 0 ? `+${money(n)}` : money(n));
 
 export function renderCostDiff(d: CostDiff): string {
-    const out = [`## Cost change of stack \`${d.head}\` against the base plan`, ""];
+    // Comparing with another stack's plan (a fork against dev) is legitimate: then both are named.
+    const sameStack = d.base === d.head;
+    const out = [`## Cost change of stack \`${d.head}\` against ${sameStack ? "the base plan" : `the plan of stack \`${d.base}\``}`, ""];
     const t = d.totals;
     const unknown = t.unknownBefore + t.unknownAfter > 0 ? ` (unknown lines: ${t.unknownBefore} → ${t.unknownAfter})` : "";
-    out.push(`Fixed monthly total: ${money(t.before)} → ${money(t.after)} (**${signed(t.change)}**)${unknown}`, "");
+    const of = (stack: string) => (sameStack ? "" : ` (stack \`${stack}\`)`);
+    out.push(`Fixed monthly total: ${money(t.before)}${of(d.base)} → ${money(t.after)}${of(d.head)} (**${signed(t.change)}**)${unknown}`, "");
     if (d.changes.length === 0) {
         out.push("No cost line changed.", "");
         return out.join("\n");

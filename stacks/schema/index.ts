@@ -3,6 +3,7 @@
 // Pulumi.yaml declares the same keys and their types for the CLI; this schema is the source of
 // truth for what is inside objects and lists, for what Cloud Run and NVIDIA offer, and for cross-field rules.
 import { z } from "zod";
+import { CLOUD_RUN_GPU_REGIONS } from "../cloudRun";
 import { baseListSchema } from "./bases";
 import { gcpRegion, lowercaseName } from "./common";
 import { localSchema, localServicePorts } from "./local";
@@ -23,6 +24,9 @@ export { pricingSchema } from "./pricing";
 export { registrySchema, RESERVED_REPOSITORY_NAMES, upstreamSchema } from "./registry";
 export { gpuSchema, RESERVED_ENV, serviceSchema } from "./services";
 export { syncSchema } from "./sync";
+// The tables the schema checks against, for whoever must walk what it accepts.
+export { CLOUD_RUN_GPU_REGIONS, CLOUD_RUN_REGION_TIERS, CLOUD_RUN_REGIONS, GPU_TYPES } from "../cloudRun";
+export { BUCKET_LOCATIONS } from "../cloudStorage";
 // CPU and memory are read with the policy pack's parser, here and there alike.
 export { cpuCount, memoryMiB } from "../../policy/units";
 
@@ -95,6 +99,11 @@ export const stackConfigSchema = z
             }
             if (checkBases && svc.builder !== undefined && !baseKinds.has(svc.builder)) {
                 ctx.addIssue({ code: "custom", path: ["services", i, "builder"], message: `names no base variant (known: ${knownBases})`, input: svc.builder });
+            }
+            // A local target runs on the machine's own GPU; Cloud Run offers each GPU in some regions only.
+            const gpuRegions: readonly string[] = svc.gpu === undefined ? [] : CLOUD_RUN_GPU_REGIONS[svc.gpu.type];
+            if (cfg.target === "gcp" && svc.gpu !== undefined && !gpuRegions.includes(cfg.region)) {
+                ctx.addIssue({ code: "custom", path: ["services", i, "gpu"], message: `Cloud Run offers ${svc.gpu.type} GPUs in ${gpuRegions.join(", ")} (stacks/cloudRun.ts), not in the stack's region ${cfg.region}: move the stack or drop the gpu key`, input: svc.gpu });
             }
         });
     });

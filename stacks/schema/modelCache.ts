@@ -1,11 +1,12 @@
 // modelCache: the bucket's name, location, namespace and what it keeps for how long.
 import { z } from "zod";
+import { BUCKET_LOCATIONS } from "../cloudStorage";
 
 export const modelCacheSchema = z.strictObject({
     /** Bucket names are `<bucketPrefix>-<project>-<stack>`, shortened with a hash when too long. */
     bucketPrefix: z.string().regex(/^[a-z0-9][a-z0-9-]{1,20}$/, "must be 2-21 lowercase letters, digits or hyphens").default("warmstart-models"),
-    /** Bucket location; defaults to the stack's region so reads stay in-region. */
-    location: z.string().regex(/^[A-Za-z0-9-]+$/, "must be a GCS location such as EUROPE-WEST1 or EU").optional(),
+    /** Bucket location (stacks/cloudStorage.ts), in any case; defaults to the stack's region so reads stay in-region. */
+    location: z.string().refine((l) => BUCKET_LOCATIONS.includes(l.toLowerCase()), "must be a Cloud Storage location: a region such as EUROPE-WEST1, a dual-region ASIA1, EUR4 or NAM4, or a multi-region ASIA, EU or US (stacks/cloudStorage.ts)").optional(),
     /** Hierarchical namespace gives atomic directory renames; it rules out object versioning. */
     hierarchicalNamespace: z.boolean().default(false),
     /** Days a model revision no longer in the manifest is kept before removal. */

@@ -4,14 +4,14 @@ import { z } from "zod";
 import { RESERVED_ENV } from "../../contract/modelCache";
 import { serviceNameCollision } from "../../contract/resourceNames";
 import { cpuCount, memoryMiB } from "../../policy/units";
-import { memoryProblem } from "../cloudRun";
+import { GPU_TYPES, memoryProblem } from "../cloudRun";
 import { cpu, memory, relativePath, resourceName, uniqueNames } from "./common";
 
 export { RESERVED_ENV };
 
 export const gpuSchema = z.strictObject({
-    /** Cloud Run GPU type; L4 is the one Cloud Run offers. */
-    type: z.literal("nvidia-l4").default("nvidia-l4"),
+    /** Cloud Run GPU type (stacks/cloudRun.ts); the stack's region must offer it. */
+    type: z.enum(GPU_TYPES).default("nvidia-l4"),
     /** Cloud Run attaches one GPU per instance (cloud.google.com/run/docs/configuring/services/gpu). */
     count: z.literal(1, { error: "must be 1: Cloud Run attaches one GPU per instance" }).default(1),
     /** Zonal redundancy costs more GPU quota; off by default for inference services. */
