@@ -135,7 +135,7 @@ export function parseFlatConfig(flat: Record<string, string>): StackConfig {
     const unread = unreadNamespaceProblems(flat);
     const raw = flatToRaw(flat);
     const result = stackConfigSchema.safeParse(raw);
-    if (!result.success || unread.length > 0) throw new StackConfigError([...unread, ...(result.success ? [] : formatIssues(result.error, raw))]);
+    if (!result.success || unread.length > 0) throw new StackConfigError([...unread, ...(result.success ? [] : configProblems(result.error, raw))]);
     return result.data;
 }
 
