@@ -3,8 +3,12 @@
 // root), and a missing one would otherwise fail mid-`up`, after other images were pushed.
 import * as fs from "fs";
 import * as path from "path";
-import { dockerfileOf } from "../components/build/serviceImage";
 import type { StackConfig } from "./schema";
+
+/** The Dockerfile an image builds from: the one named, else `<context>/Dockerfile`. */
+export function dockerfileOf(context: string, dockerfile?: string): string {
+    return dockerfile ?? `${context}/Dockerfile`;
+}
 
 /** A path the stack builds from that is not there: the config key that names it, and why. */
 export interface MissingBuildPath {

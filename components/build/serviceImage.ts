@@ -1,6 +1,7 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildTarget, commonImageArgs, pinnedRef } from "./buildSettings";
+import { dockerfileOf } from "../../stacks/buildPaths";
 
 export interface ServiceImageArgs extends BuildTarget {
     /** Build context, relative to the program's working directory. */
@@ -16,11 +17,6 @@ export interface ServiceImageArgs extends BuildTarget {
     buildArgs: Record<string, pulumi.Input<string>>;
     /** Tag pushed beside the digest, e.g. the stack name. */
     tag: string;
-}
-
-/** The Dockerfile an image builds from: the one named, else `<context>/Dockerfile`. */
-export function dockerfileOf(context: string, dockerfile?: string): string {
-    return dockerfile ?? `${context}/Dockerfile`;
 }
 
 /** One image we build (a service, or the sync program), with its own registry cache. */
