@@ -5,24 +5,15 @@
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { expect } from "chai";
 import { REGISTRY_IMAGE, registryConfig } from "../components/local/registry";
 import { findTool, toolVersion } from "./support/tools";
+import { freePort } from "./support/freePort";
 
 const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer().listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-        server.on("error", reject);
-    });
-}
 
 async function waitReady(port: number, child: ChildProcess, log: () => string): Promise<void> {
     const deadline = Date.now() + 15000;

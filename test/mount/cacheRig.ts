@@ -11,7 +11,8 @@ import { FakeUpstream } from "../../images/model-sync/test/fakeUpstream";
 import { GcsfuseMount, removeTestDir } from "./gcsfuseMount";
 import { envAt, Workload } from "./programWorkloads";
 import { JsonApiPrefixProxy, StorageEmulator } from "./storageEmulator";
-import { SYNC_CLI, toolBin } from "./tools";
+import { SYNC_CLI } from "./tools";
+import { requireTool } from "../support/tools";
 
 export interface Tools {
     gcsfuse: string;
@@ -21,9 +22,9 @@ export interface Tools {
 
 export function locateTools(): Tools {
     return {
-        gcsfuse: toolBin("gcsfuse"),
-        fakeGcsServer: path.join(toolBin("fake-gcs-server"), "fake-gcs-server"),
-        python: path.join(toolBin("huggingface-hub"), "python"),
+        gcsfuse: requireTool("gcsfuse"),
+        fakeGcsServer: requireTool("fake-gcs-server"),
+        python: requireTool("huggingface-hub", "python"),
     };
 }
 

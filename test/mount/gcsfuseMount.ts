@@ -3,7 +3,6 @@
 // happened, and at exit if the test run dies first.
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
-import * as path from "path";
 import { GcsVolume, gcsfuseArgs } from "./gcsfuseArgs";
 
 /**
@@ -35,11 +34,11 @@ function isMounted(mountPoint: string): boolean {
 export class GcsfuseMount {
     private constructor(readonly mountPoint: string, private readonly child: ChildProcess, readonly logFile: string) {}
 
-    static async mount(bin: string, endpoint: string, volume: GcsVolume, mountPoint: string): Promise<GcsfuseMount> {
+    static async mount(gcsfuse: string, endpoint: string, volume: GcsVolume, mountPoint: string): Promise<GcsfuseMount> {
         fs.mkdirSync(mountPoint, { recursive: true });
         const logFile = `${mountPoint}.gcsfuse.log`;
         const args = ["--foreground", "--log-file", logFile, ...emulatorFlags(endpoint), ...gcsfuseArgs(volume, mountPoint)];
-        const child = spawn(path.join(bin, "gcsfuse"), args, { stdio: ["ignore", "ignore", "pipe"] });
+        const child = spawn(gcsfuse, args, { stdio: ["ignore", "ignore", "pipe"] });
         let stderr = "";
         child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
         mounted.add(mountPoint);

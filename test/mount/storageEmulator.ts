@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
+import { freePort } from "../support/freePort";
 
 export interface StoredObject {
     name: string;
@@ -13,13 +14,6 @@ export interface StoredObject {
     metadata: Record<string, string>;
 }
 
-async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-}
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, gaveUp?: () => string | undefined): Promise<void> {
     const deadline = Date.now() + timeoutMs;
