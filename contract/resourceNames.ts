@@ -26,6 +26,8 @@ export function baseImageName(variant: string): string {
  */
 export function serviceNameCollision(name: string): string | undefined {
     if (name === SYNC_NAME) return `is the model sync's own image, job and container name (${SYNC_NAME})`;
+    // Locally a re-run after a failure is `<prefix>-model-sync-<short id>` (components/local/modelSync.ts).
+    if (name.startsWith(`${SYNC_NAME}-`)) return `starts with ${SYNC_NAME}-, the names of the local sync's re-run containers (<namePrefix>-<stack>-${SYNC_NAME}-<id>)`;
     if (name === SYNC_ACCOUNT || name === SCHEDULER_ACCOUNT) {
         return `would give the service the service account id of the model sync's ${name === SYNC_ACCOUNT ? "job" : "scheduler"} (<namePrefix>-<stack>-${name})`;
     }

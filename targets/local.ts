@@ -3,10 +3,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { inspectContainer } from "../components/local/dockerEngine";
+import { newestContainer } from "../components/local/dockerEngine";
 import { LocalModelCache } from "../components/local/modelCache";
 import { LocalModelService } from "../components/local/modelService";
-import { LocalModelSync, SYNC_USER } from "../components/local/modelSync";
+import { isSyncContainerName, LocalModelSync, SYNC_USER, syncContainerNameFilter } from "../components/local/modelSync";
 import { buildkitdConfig, LocalRegistry } from "../components/local/registry";
 import { SYNC_NAME } from "../components/shared/naming";
 import { configKeyOf, StackConfigError } from "../stacks/load";
@@ -64,7 +64,7 @@ function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs
         containerName: syncContainerName, image: images.sync, modelCache, models: cfg.models,
         revisionRetentionDays: cfg.modelCache.revisionRetentionDays,
         // Asked of the engine the provider drives: its `docker:host`, else DOCKER_HOST.
-        lastRun: inspectContainer(syncContainerName, new pulumi.Config("docker").get("host")),
+        lastRun: newestContainer(syncContainerNameFilter(syncContainerName), (name) => isSyncContainerName(syncContainerName, name), new pulumi.Config("docker").get("host")),
     });
     const hostPorts = localServicePorts(cfg.local, cfg.services.length);
     const services = cfg.services.map((svc, i) => new LocalModelService(svc.name, {
@@ -82,7 +82,7 @@ function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs
         modelCacheVolume: modelCache.volume?.name ?? cfg.local.modelCacheHostPath,
         // Resolves only when the sync succeeded, so a failed sync fails `pulumi up` with no service.
         syncContainer: pulumi.all([sync.container.name, sync.succeeded]).apply(([name]) => name),
-        runSyncCommand: `docker start --attach ${syncContainerName}`,
+        runSyncCommand: pulumi.interpolate`docker start --attach ${sync.containerName}`,
     };
 }
 

@@ -297,6 +297,7 @@ describe("stack configuration", () => {
             it("says what a service's name would collide with", async () => {
                 const collisions: [string, string][] = [
                     ["model-sync", "is the model sync's own image, job and container name"],
+                    ["model-sync-0123456789ab", "starts with model-sync-, the names of the local sync's re-run containers"],
                     ["sync", "would give the service the service account id of the model sync's job (<namePrefix>-<stack>-sync)"],
                     ["sched", "would give the service the service account id of the model sync's scheduler (<namePrefix>-<stack>-sched)"],
                     ["push", "is the name of a local registry container"],

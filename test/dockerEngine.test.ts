@@ -1,7 +1,8 @@
 import * as http from "http";
 import type { AddressInfo } from "net";
 import { expect } from "chai";
-import { inspectContainer } from "../components/local/dockerEngine";
+import { inspectContainer, newestContainer } from "../components/local/dockerEngine";
+import { isSyncContainerName, syncContainerNameFilter } from "../components/local/modelSync";
 import { startOfflineDockerEngine } from "../scripts/offline/dockerEngine";
 
 /** Runs `body` with DOCKER_HOST set to `host` (unset when undefined), then restores it. */
@@ -42,7 +43,7 @@ describe("reading a container from the Docker engine", () => {
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
         try {
             const host = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`;
-            expect(await inspectContainer("ws-local-model-sync", host)).to.deep.equal({ id: "a1".repeat(32), status: "exited", exitCode: 3, labels: { "warmstart.sync-attempt": "first" } });
+            expect(await inspectContainer("ws-local-model-sync", host)).to.deep.equal({ id: "a1".repeat(32), name: "ws-local-model-sync", status: "exited", exitCode: 3, labels: { "warmstart.sync-attempt": "first" } });
         } finally {
             await new Promise((resolve) => server.close(resolve));
         }
@@ -63,8 +64,9 @@ describe("reading a container from the Docker engine", () => {
         const engine = await startOfflineDockerEngine({ "ws-local-model-sync": run });
         try {
             const elsewhere = await closedAddress();
-            expect(await withDockerHost(elsewhere, () => inspectContainer("ws-local-model-sync", engine.host))).to.deep.equal(run);
-            expect(await withDockerHost(engine.host, () => inspectContainer("ws-local-model-sync"))).to.deep.equal(run);
+            const inspected = { ...run, name: "ws-local-model-sync" };
+            expect(await withDockerHost(elsewhere, () => inspectContainer("ws-local-model-sync", engine.host))).to.deep.equal(inspected);
+            expect(await withDockerHost(engine.host, () => inspectContainer("ws-local-model-sync"))).to.deep.equal(inspected);
             // The address lent to the client is given back.
             expect(await withDockerHost(elsewhere, async () => {
                 await inspectContainer("ws-local-model-sync", engine.host);
@@ -83,5 +85,59 @@ describe("reading a container from the Docker engine", () => {
         } catch (err) {
             expect((err as Error).message).to.match(new RegExp(`^cannot read the container ws-local-model-sync from the Docker engine at ${address}: .*ECONNREFUSED`));
         }
+    });
+
+    describe("finding the newest of the stack's sync containers", () => {
+        const BASE = "ws-local-model-sync";
+        const container = (id: string, created: number, exitCode = 0) => ({ id: id.padEnd(64, "0"), status: "exited", exitCode, labels: {}, created });
+        const newestSync = (host: string) => newestContainer(syncContainerNameFilter(BASE), (name) => isSyncContainerName(BASE, name), host);
+
+        it("takes the newest by creation time, lists stopped ones too, and inspects it by id", async () => {
+            const engine = await startOfflineDockerEngine({
+                [BASE]: container("aaaaaaaaaaaa", 100, 1),
+                [`${BASE}-aaaaaaaaaaaa`]: container("bbbbbbbbbbbb", 300, 0),
+                [`${BASE}-0123456789ab`]: container("cccccccccccc", 200, 1),
+            });
+            try {
+                const newest = await newestSync(engine.host);
+                expect(newest).to.deep.include({ id: "bbbbbbbbbbbb".padEnd(64, "0"), name: `${BASE}-aaaaaaaaaaaa`, exitCode: 0 });
+                expect(engine.asked).to.deep.equal([`list ${syncContainerNameFilter(BASE)}`, "bbbbbbbbbbbb".padEnd(64, "0")]);
+            } finally {
+                await engine.close();
+            }
+        });
+
+        it("ignores containers whose names only start like the stack's: another stack's, a service's", async () => {
+            const engine = await startOfflineDockerEngine({
+                [`${BASE}-extra`]: container("dddddddddddd", 500),
+                [`${BASE}x`]: container("eeeeeeeeeeee", 600),
+                [`${BASE}-0123456789abc`]: container("ffffffffffff", 700),
+                [BASE]: container("aaaaaaaaaaaa", 100),
+            });
+            try {
+                expect((await newestSync(engine.host))?.name).to.equal(BASE);
+            } finally {
+                await engine.close();
+            }
+        });
+
+        it("answers none when the stack has no sync container", async () => {
+            const engine = await startOfflineDockerEngine({ "ws-local-embeddings": container("aaaaaaaaaaaa", 100) });
+            try {
+                expect(await newestSync(engine.host)).to.equal(undefined);
+            } finally {
+                await engine.close();
+            }
+        });
+
+        it("fails naming the name filter and the engine when the engine does not answer", async () => {
+            const address = await closedAddress();
+            try {
+                await newestSync(address);
+                expect.fail("an unreachable engine was taken for an empty one");
+            } catch (err) {
+                expect((err as Error).message).to.include(`cannot read the containers matching ${syncContainerNameFilter(BASE)} from the Docker engine at ${address}`);
+            }
+        });
     });
 });

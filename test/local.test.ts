@@ -6,8 +6,8 @@ import { DockerfileParser } from "dockerfile-ast";
 import { parse as parseYaml } from "yaml";
 import { MODEL_MOUNT_PATH } from "../contract/modelCache";
 import { buildkitdConfig, registryConfig } from "../components/local/registry";
-import type { ContainerRun } from "../components/local/dockerEngine";
-import { requireSyncSuccess, SYNC_ATTEMPT_LABEL, SYNC_USER } from "../components/local/modelSync";
+import type { OfflineContainer } from "../scripts/offline/dockerEngine";
+import { isSyncContainerName, requireSyncSuccess, SYNC_ATTEMPT_LABEL, SYNC_USER, syncContainerName, syncContainerNameFilter } from "../components/local/modelSync";
 import { hostPathProblem } from "../targets/local";
 import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
 import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
@@ -211,24 +211,36 @@ describe("the local target (local stack under mocks)", () => {
         const SYNC = "ws-local-model-sync";
         /** The id the mocks give the sync container: the one the state holds. */
         const STATE_ID = "docker:index/container:Container::model-sync-container-id";
-        const run = (fields: Partial<ContainerRun>): ContainerRun => ({ id: "f".repeat(64), status: "exited", exitCode: 0, labels: { [SYNC_ATTEMPT_LABEL]: "first" }, ...fields });
-        const attemptOf = (p: Plan) => (one(p, CONTAINER, "model-sync-container").inputs.labels as { label: string; value: string }[] | undefined)
+        const run = (fields: Partial<OfflineContainer>): OfflineContainer => ({ id: "f".repeat(64), status: "exited", exitCode: 0, labels: { [SYNC_ATTEMPT_LABEL]: "first" }, ...fields });
+        const syncOf = (p: Plan) => one(p, CONTAINER, "model-sync-container");
+        const attemptOf = (p: Plan) => (syncOf(p).inputs.labels as { label: string; value: string }[] | undefined)
             ?.find((l) => l.label === SYNC_ATTEMPT_LABEL)?.value;
         const startedAfter = (p: Plan) => get(one(p, CONTAINER, "embeddings-container").inputs, "labels.0.value");
         const local = () => devConfigWith({}, "local");
 
-        it("declares the first attempt when Docker has no sync container", () => {
+        it("declares the first attempt, under the stack's name, when Docker has no sync container", () => {
             expect(attemptOf(plan)).to.equal("first");
+            expect(syncOf(plan).inputs.name).to.equal(SYNC);
         });
 
-        // kreuzwerker/terraform-provider-docker resource_docker_container.go: `labels` is ForceNew;
-        // pulumi-docker provider/resources.go: docker_container is DeleteBeforeReplace.
-        it("replaces the container whose run failed, so the sync runs again and the services start on its success", async () => {
+        // kreuzwerker/terraform-provider-docker resource_docker_container.go: `labels` and `name`
+        // are ForceNew. pulumi-docker provider/resources.go asks to delete a container before
+        // replacing it; pulumi step_generator.go then deletes first every resource whose inputs
+        // take the container's outputs (calculateDependentReplacements): the services. The
+        // program's deleteBeforeReplace: false overrides the provider (same file), which a name
+        // of the attempt's own allows.
+        it("replaces the container whose run failed under a name of its own, created before the old one goes, so the services stay", async () => {
             const failed = run({ id: `0123456789ab${"c".repeat(52)}`, exitCode: 1 });
             const p = await evaluate("local", local(), { docker: { [SYNC]: failed } });
             expect(attemptOf(p)).to.equal("after-0123456789ab");
-            // The replacement's exit code is the one the provider records on create (0 in the mocks).
+            expect(syncOf(p).inputs.name).to.equal(`${SYNC}-0123456789ab`);
+            expect(syncOf(p).options).to.include({ deleteBeforeReplace: false });
+            // The services' input from the sync is the same as on the first deployment: updated
+            // in place with nothing to change once the new run succeeds.
+            expect(startedAfter(p)).to.equal(startedAfter(plan));
             expect(startedAfter(p)).to.equal("model-sync exit 0");
+            expect(p.outputs.runSyncCommand).to.equal(`docker start --attach ${SYNC}-0123456789ab`);
+            expect(p.outputs.syncContainer).to.equal(`${SYNC}-0123456789ab`);
         });
 
         it("runs again a container that was created and never ran, or died", async () => {
@@ -238,29 +250,55 @@ describe("the local target (local stack under mocks)", () => {
             }
         });
 
+        it("reads the newest of the stack's sync containers: a second failure gets a third name", async () => {
+            const p = await evaluate("local", local(), {
+                docker: {
+                    [SYNC]: run({ id: `0123456789ab${"c".repeat(52)}`, exitCode: 1, created: 100 }),
+                    [`${SYNC}-0123456789ab`]: run({ id: `fedcba987654${"d".repeat(52)}`, exitCode: 1, created: 200, labels: { [SYNC_ATTEMPT_LABEL]: "after-0123456789ab" } }),
+                },
+            });
+            expect(attemptOf(p)).to.equal("after-fedcba987654");
+            expect(syncOf(p).inputs.name).to.equal(`${SYNC}-fedcba987654`);
+        });
+
         it("keeps a container whose run by hand succeeded since, and starts the services though the state holds the failure", async () => {
             const p = await evaluate("local", local(), {
                 state: { "model-sync-container": { exitCode: 1 } },
-                docker: { [SYNC]: run({ id: STATE_ID, labels: { [SYNC_ATTEMPT_LABEL]: "after-0123456789ab" } }) },
+                docker: { [`${SYNC}-0123456789ab`]: run({ id: STATE_ID, labels: { [SYNC_ATTEMPT_LABEL]: "after-0123456789ab" } }) },
             });
             expect(attemptOf(p)).to.equal("after-0123456789ab");
+            expect(syncOf(p).inputs.name).to.equal(`${SYNC}-0123456789ab`);
             expect(startedAfter(p)).to.equal("model-sync exit 0");
         });
 
         it("keeps a sync that is running, and a successful one: no change", async () => {
             for (const status of ["running", "exited"]) {
-                const p = await evaluate("local", local(), { docker: { [SYNC]: run({ id: STATE_ID, status, labels: { [SYNC_ATTEMPT_LABEL]: "after-0123456789ab" } }) } });
+                const p = await evaluate("local", local(), { docker: { [`${SYNC}-0123456789ab`]: run({ id: STATE_ID, status, labels: { [SYNC_ATTEMPT_LABEL]: "after-0123456789ab" } }) } });
                 expect(attemptOf(p), status).to.equal("after-0123456789ab");
+                expect(syncOf(p).inputs.name, status).to.equal(`${SYNC}-0123456789ab`);
             }
         });
 
-        it("fails again, pointing at docker logs, when the sync run again fails too", async () => {
+        it("fails again, pointing at docker logs of the new container, when the sync run again fails too", async () => {
             try {
                 await evaluate("local", local(), { state: { "model-sync-container": { exitCode: 2 } }, docker: { [SYNC]: run({ exitCode: 1 }) } });
                 expect.fail("a failed sync was accepted");
             } catch (err) {
-                expect((err as Error).message).to.include("ws-local-model-sync exited with code 2: read its output with `docker logs ws-local-model-sync`");
+                expect((err as Error).message).to.include(`${SYNC}-ffffffffffff exited with code 2: read its output with \`docker logs ${SYNC}-ffffffffffff\``);
             }
+        });
+
+        it("names each attempt's container so that only the stack's own are read back", () => {
+            expect(syncContainerName(SYNC, "first")).to.equal(SYNC);
+            expect(syncContainerName(SYNC, "after-0123456789ab")).to.equal(`${SYNC}-0123456789ab`);
+            // A label set by hand is not a name part.
+            expect(syncContainerName(SYNC, "after-../x")).to.equal(SYNC);
+            for (const name of [SYNC, `${SYNC}-0123456789ab`]) expect(isSyncContainerName(SYNC, name), name).to.equal(true);
+            for (const name of [`${SYNC}-extra`, `${SYNC}x`, `${SYNC}-0123456789abc`, `ws-other-model-sync`, "ws-local-embeddings"]) expect(isSyncContainerName(SYNC, name), name).to.equal(false);
+            // Docker matches the filter against "/name" (Go regexp; this one reads the same in JS).
+            const filter = new RegExp(syncContainerNameFilter("ws.a-model-sync"));
+            expect(filter.test("/ws.a-model-sync-0123456789ab")).to.equal(true);
+            expect(filter.test("/wsxa-model-sync")).to.equal(false);
         });
     });
 

@@ -40,6 +40,7 @@ async function recordOptionsProgram(): Promise<Map<string, PlannedResource>> {
         hideDiffs: ["noise"],
     });
     new Thing("plain");
+    new Thing("replaced-in-place", {}, { deleteBeforeReplace: false });
     await recording.settle();
     return new Map(recording.resources.map((r) => [r.name, r]));
 }
@@ -79,6 +80,11 @@ describe("recording a registration", function () {
     it("records nothing for a resource left at the defaults", () => {
         expect(recorded.get("plain")!.options).to.deep.equal({});
         expect(recorded.get("plain")!.dependsOn).to.deep.equal([]);
+    });
+
+    // pulumi step_generator.go: a deleteBeforeReplace the program sets, false included, overrides the provider's.
+    it("records deleteBeforeReplace: false when it was set, since it overrides the provider", () => {
+        expect(recorded.get("replaced-in-place")!.options).to.deep.equal({ deleteBeforeReplace: false });
     });
 
     it("shows changed options and a changed dependsOn order readably in a plan diff", () => {

@@ -8,6 +8,8 @@ import Modem from "docker-modem";
 export interface ContainerRun {
     /** The full container id. */
     id: string;
+    /** Its name, without Docker's leading slash. */
+    name: string;
     /** `created`, `running`, `paused`, `restarting`, `removing`, `exited` or `dead`. */
     status: string;
     /** The exit code of its last run (0 while it never ran). */
@@ -18,8 +20,17 @@ export interface ContainerRun {
 /** The engine's answer, in the shape Docker's API documents (ContainerInspectResponse). */
 interface InspectResponse {
     Id: string;
+    Name?: string;
     State?: { Status?: string; ExitCode?: number };
     Config?: { Labels?: Record<string, string> | null };
+}
+
+/** One entry of `GET /containers/json` (ContainerSummary), the parts the stack reads. */
+interface ContainerSummary {
+    Id: string;
+    Names?: string[] | null;
+    /** Unix seconds. */
+    Created?: number;
 }
 
 /** How long to wait for the engine's answer: a hung engine must not hang the program. */
@@ -42,17 +53,45 @@ function engineAt(host: string | undefined): Modem {
     }
 }
 
-/** The container named `name` on the engine at `host` (see engineAt); undefined when there is none. */
-export async function inspectContainer(name: string, host?: string): Promise<ContainerRun | undefined> {
+/**
+ * A GET of the engine at `host` (see engineAt); undefined when it answers 404. `what` names the
+ * request in errors. A query goes in `query`, which docker-modem encodes (objects as JSON) after a
+ * path ending in "?".
+ */
+async function ask<T>(path: string, what: string, host: string | undefined, query?: Record<string, unknown>): Promise<T | undefined> {
     const engine = engineAt(host);
     const where = host || process.env.DOCKER_HOST || "the default Docker socket";
-    const body = await new Promise<InspectResponse | undefined>((resolve, reject) => {
-        engine.dial({ path: `/containers/${encodeURIComponent(name)}/json`, method: "GET", statusCodes: { 200: true, 404: "no such container" } }, (err, data) => {
+    return new Promise<T | undefined>((resolve, reject) => {
+        engine.dial({ path: query === undefined ? path : `${path}?`, method: "GET", options: query, statusCodes: { 200: true, 404: "not found" } }, (err, data) => {
             if ((err as { statusCode?: number } | null)?.statusCode === 404) resolve(undefined);
-            else if (err) reject(new Error(`cannot read the container ${name} from the Docker engine at ${where}: ${err.message.trim()}`));
-            else resolve(data as InspectResponse);
+            else if (err) reject(new Error(`cannot read ${what} from the Docker engine at ${where}: ${err.message.trim()}`));
+            else resolve(data as T);
         });
     });
+}
+
+/** The container named (or with the id) `name` on the engine at `host`; undefined when there is none. */
+export async function inspectContainer(name: string, host?: string): Promise<ContainerRun | undefined> {
+    const body = await ask<InspectResponse>(`/containers/${encodeURIComponent(name)}/json`, `the container ${name}`, host);
     if (body === undefined) return undefined;
-    return { id: body.Id, status: body.State?.Status ?? "", exitCode: body.State?.ExitCode ?? 0, labels: body.Config?.Labels ?? {} };
+    return {
+        id: body.Id, name: (body.Name ?? name).replace(/^\//, ""),
+        status: body.State?.Status ?? "", exitCode: body.State?.ExitCode ?? 0, labels: body.Config?.Labels ?? {},
+    };
+}
+
+/**
+ * The newest container (by creation time) among those whose name `isWanted` accepts, inspected;
+ * undefined when there is none. `nameFilter` narrows the engine's list first: a Go regular
+ * expression Docker matches against each name, with and without its leading slash (moby
+ * daemon/list.go, api/types/filters Args.Match); `isWanted` then decides exactly.
+ */
+export async function newestContainer(nameFilter: string, isWanted: (name: string) => boolean, host?: string): Promise<ContainerRun | undefined> {
+    const listed = (await ask<ContainerSummary[]>("/containers/json", `the containers matching ${nameFilter}`, host, { all: true, filters: { name: [nameFilter] } })) ?? [];
+    const wanted = listed.filter((c) => (c.Names ?? []).some((n) => isWanted(n.replace(/^\//, ""))));
+    if (wanted.length === 0) return undefined;
+    // Newest first; the id breaks a tie (two created within the same second) the same way every time.
+    const newest = wanted.sort((a, b) => (b.Created ?? 0) - (a.Created ?? 0) || b.Id.localeCompare(a.Id))[0];
+    // Removed between the two requests: as if it never existed.
+    return inspectContainer(newest.Id, host);
 }

@@ -13,18 +13,42 @@ import { syncJobEnv } from "../../contract/modelCache";
 export const SYNC_USER = { uid: 1000, gid: 1000 } as const;
 
 export interface LocalModelSyncArgs {
+    /** The stack's name for its sync container; a re-run after a failure adds the failed container's short id (syncContainerName). */
     containerName: string;
     /** The sync program's image, pinned by digest. */
     image: pulumi.Input<string>;
     modelCache: LocalModelCache;
     models: ModelSpec[];
     revisionRetentionDays: number;
-    /** What Docker reports now about the container named `containerName` (undefined: there is none). */
+    /** What Docker reports now about the newest of the stack's sync containers (undefined: there is none). */
     lastRun: pulumi.Input<ContainerRun | undefined>;
 }
 
 /** The label that tells a sync container's attempt: a new value replaces the container, and so runs the sync again. */
 export const SYNC_ATTEMPT_LABEL = "warmstart.sync-attempt";
+
+/**
+ * The name of the sync container for `attempt`: the stack's name for the first, the name and the
+ * failed container's short id after a failure. Each attempt has a name of its own, so the next
+ * one is created while the last still exists (the default create-before-delete): the services,
+ * which take the sync's result as an input, are then updated, not deleted first as they are
+ * under delete-before-replace (pulumi step_generator.go, calculateDependentReplacements), and a
+ * re-run that fails leaves them running.
+ */
+export function syncContainerName(baseName: string, attempt: string): string {
+    const failed = /^after-([0-9a-f]{12})$/.exec(attempt);
+    return failed === null ? baseName : `${baseName}-${failed[1]}`;
+}
+
+/** Whether `name` is one of the names syncContainerName gives for `baseName`. */
+export function isSyncContainerName(baseName: string, name: string): boolean {
+    return name === baseName || (name.startsWith(`${baseName}-`) && /^[0-9a-f]{12}$/.test(name.slice(baseName.length + 1)));
+}
+
+/** Docker's name filter (a Go regular expression, matched against "/name") for the names above. */
+export function syncContainerNameFilter(baseName: string): string {
+    return `^/?${baseName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(-[0-9a-f]{12})?$`;
+}
 
 /** A run that left the cache unfinished: exited non-zero, never started, or dead. */
 function runFailed(run: ContainerRun): boolean {
@@ -73,6 +97,8 @@ export function requireSyncSuccess(containerName: string, exitCode: number | und
  */
 export class LocalModelSync extends pulumi.ComponentResource {
     readonly container: docker.Container;
+    /** The sync container's name (it changes with each attempt after a failure). */
+    readonly containerName: pulumi.Output<string>;
     /**
      * The sync's exit code once it succeeded; fails (and so fails every resource taking it as an
      * input) when the sync exited non-zero.
@@ -81,8 +107,10 @@ export class LocalModelSync extends pulumi.ComponentResource {
 
     constructor(name: string, args: LocalModelSyncArgs, opts?: pulumi.ComponentResourceOptions) {
         super("warmstart:run:LocalModelSync", name, {}, opts);
+        const attempt = pulumi.output(args.lastRun).apply(syncAttempt);
+        this.containerName = attempt.apply((a) => syncContainerName(args.containerName, a));
         this.container = new docker.Container(`${name}-container`, {
-            name: args.containerName,
+            name: this.containerName,
             image: args.image,
             envs: Object.entries(syncJobEnv(args)).map(([k, v]) => `${k}=${v}`).sort(),
             mounts: [args.modelCache.writeVolume()],
@@ -91,13 +119,18 @@ export class LocalModelSync extends pulumi.ComponentResource {
             attach: true,
             mustRun: false,
             restart: "no",
-            // kreuzwerker/terraform-provider-docker resource_docker_container.go: `labels` is
-            // ForceNew, so a new attempt replaces the container (and pulumi-docker deletes the
-            // old one first, its name being fixed).
-            labels: [{ label: SYNC_ATTEMPT_LABEL, value: pulumi.output(args.lastRun).apply(syncAttempt) }],
-        }, { parent: this });
-        this.succeeded = pulumi.all([this.container.id, this.container.exitCode, args.lastRun])
-            .apply(([id, code, lastRun]) => requireSyncSuccess(args.containerName, latestExitCode(id, code, lastRun)));
+            // kreuzwerker/terraform-provider-docker resource_docker_container.go: `labels` and
+            // `name` are ForceNew, so a new attempt replaces the container.
+            labels: [{ label: SYNC_ATTEMPT_LABEL, value: attempt }],
+        }, {
+            parent: this,
+            // pulumi-docker asks to delete a container before replacing it (provider/resources.go);
+            // each attempt's own name makes that unneeded, and overriding it keeps the services
+            // (see syncContainerName). The old container goes once the new one has run.
+            deleteBeforeReplace: false,
+        });
+        this.succeeded = pulumi.all([this.container.name, this.container.id, this.container.exitCode, args.lastRun])
+            .apply(([containerName, id, code, lastRun]) => requireSyncSuccess(containerName, latestExitCode(id, code, lastRun)));
         this.registerOutputs({ container: this.container.name, exitCode: this.succeeded });
     }
 }

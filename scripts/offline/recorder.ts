@@ -113,8 +113,12 @@ function recordedOptions(request: Message & { getDeletebeforereplacedefined?(): 
     const out: RecordedOptions = {};
     for (const [field, raw] of Object.entries(fields)) {
         if (NOT_OPTIONS.has(field)) continue;
-        // deleteBeforeReplace: false is only an option when it was set (the field alone cannot tell).
-        if (field === "deletebeforereplace" && request.getDeletebeforereplacedefined?.() === false) continue;
+        // deleteBeforeReplace is an option only when it was set (the field alone cannot tell), and
+        // then false counts too: it overrides a provider that asks to delete first.
+        if (field === "deletebeforereplace") {
+            if (request.getDeletebeforereplacedefined?.() === true) out.deleteBeforeReplace = raw === true;
+            continue;
+        }
         // Structured aliases: the spec (name, type, parent…) or the URN, whichever is set.
         const value = field === "aliasesList" ? (raw as { spec?: unknown; urn?: string }[]).map((a) => a.spec ?? a.urn) : raw;
         const option = normalise(value, isMapField(field));
