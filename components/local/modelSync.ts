@@ -27,6 +27,9 @@ export interface LocalModelSyncArgs {
 /** The label that tells a sync container's attempt: a new value replaces the container, and so runs the sync again. */
 export const SYNC_ATTEMPT_LABEL = "warmstart.sync-attempt";
 
+/** A container's short id, as syncAttempt takes it: the part a re-run's name adds. */
+const SHORT_ID = "[0-9a-f]{12}";
+
 /**
  * The name of the sync container for `attempt`: the stack's name for the first, the name and the
  * failed container's short id after a failure. Each attempt has a name of its own, so the next
@@ -36,18 +39,23 @@ export const SYNC_ATTEMPT_LABEL = "warmstart.sync-attempt";
  * re-run that fails leaves them running.
  */
 export function syncContainerName(baseName: string, attempt: string): string {
-    const failed = /^after-([0-9a-f]{12})$/.exec(attempt);
+    const failed = new RegExp(`^after-(${SHORT_ID})$`).exec(attempt);
     return failed === null ? baseName : `${baseName}-${failed[1]}`;
+}
+
+/** The names syncContainerName gives for `baseName`, as a regular expression read alike by JavaScript and Go. */
+function syncContainerNames(baseName: string): string {
+    return `${baseName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(-${SHORT_ID})?`;
 }
 
 /** Whether `name` is one of the names syncContainerName gives for `baseName`. */
 export function isSyncContainerName(baseName: string, name: string): boolean {
-    return name === baseName || (name.startsWith(`${baseName}-`) && /^[0-9a-f]{12}$/.test(name.slice(baseName.length + 1)));
+    return new RegExp(`^${syncContainerNames(baseName)}$`).test(name);
 }
 
 /** Docker's name filter (a Go regular expression, matched against "/name") for the names above. */
 export function syncContainerNameFilter(baseName: string): string {
-    return `^/?${baseName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(-[0-9a-f]{12})?$`;
+    return `^/?${syncContainerNames(baseName)}$`;
 }
 
 /** A run that left the cache unfinished: exited non-zero, never started, or dead. */
