@@ -4,6 +4,7 @@ import { expect } from "chai";
 import { inspectContainer, newestContainer } from "../components/local/dockerEngine";
 import { isSyncContainerName, syncContainerNameFilter } from "../components/local/modelSync";
 import { startOfflineDockerEngine } from "../scripts/offline/dockerEngine";
+import { freePort } from "./support/freePort";
 
 /** Runs `body` with DOCKER_HOST set to `host` (unset when undefined), then restores it. */
 async function withDockerHost<T>(host: string | undefined, body: () => Promise<T>): Promise<T> {
@@ -20,11 +21,7 @@ async function withDockerHost<T>(host: string | undefined, body: () => Promise<T
 
 /** A loopback address nothing listens on. */
 async function closedAddress(): Promise<string> {
-    const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return `tcp://127.0.0.1:${port}`;
+    return `tcp://127.0.0.1:${await freePort()}`;
 }
 
 describe("reading a container from the Docker engine", () => {

@@ -14,7 +14,6 @@ import { freePort } from "./support/freePort";
 
 const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
-
 async function waitReady(port: number, child: ChildProcess, log: () => string): Promise<void> {
     const deadline = Date.now() + 15000;
     while (Date.now() < deadline) {

@@ -14,7 +14,6 @@ export interface StoredObject {
     metadata: Record<string, string>;
 }
 
-
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, gaveUp?: () => string | undefined): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
