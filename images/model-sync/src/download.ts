@@ -1,10 +1,12 @@
 // The download engine. A large file is fetched as parallel Range requests straight to the URL its
 // redirect resolved to (as ollama's puller and hf_transfer do), into a bounded window of parts; one
-// hasher takes the parts strictly in order (still one streaming sha256) and one writer writes them
-// in order, because gcsfuse keeps streaming writes only for sequential writes. A server that does
-// not honour Range gets one stream. Either way bodies are written in large writes.
+// worker thread hashes the parts strictly in order (still one streaming sha256) and writes them in
+// order, because gcsfuse keeps streaming writes only for sequential writes. A server that does not
+// honour Range gets one stream. Either way writes are as large as the filesystem takes them best:
+// one per run through FUSE, 64 KiB to a local disk (LOCAL_WRITE_BYTES).
 import { createHash, Hash } from "crypto";
 import * as fs from "fs";
+import * as path from "path";
 import { Worker } from "worker_threads";
 import {
     Answer, checkIdentity, failOn, header, HttpOptions, IDENTITY, identityError, open, Opened, ParallelOptions, PermanentError, statusError, Watchdog, withRetries,
@@ -19,13 +21,14 @@ const MiB = 1024 * 1024;
 // of 4 interleaved runs), and 2 × 8 holds the least memory of the three. Over a WAN link, where
 // each connection is slow and the CPU idle, raise SYNC_CONNECTIONS_PER_FILE.
 export const DEFAULT_PARALLEL: ParallelOptions = { minSize: 64 * MiB, partSize: 8 * MiB, connections: 2 };
-/** Single-stream bodies are gathered into writes of at least this size. */
+/** Single-stream bodies are written once this much of them has arrived. */
 const WRITE_BYTES = 8 * MiB;
-// The hasher and the writer take a part's bytes as they arrive, in runs of at least this size
+// The worker takes a part's bytes as they arrive, in runs of at least this size
 // (this machine's L2 cache), while those bytes are still in the CPU's caches. Taken only once a
 // whole 8 MiB part was in, they were read back from memory: copying 2 GiB into the page cache
 // took 2.4-3.1 CPU-s instead of 1.2-1.4 (perf, copy_folio_from_iter_atomic), and a 2 GiB sync
-// 6.0 CPU-s instead of 5.1 (medians of 10 runs). 256 KiB and 4 MiB runs both did worse.
+// 6.0 CPU-s instead of 5.1 (medians of 10 runs). 256 KiB and 4 MiB runs both did worse. (Measured
+// with a hasher and a writer of their own.)
 const STREAM_BYTES = 1 * MiB;
 
 export interface Expectation {
@@ -84,56 +87,93 @@ class Digests {
     }
 }
 
-// Hashing runs beside the network and the writes: sha256 (~1.5 GB/s) would otherwise be the
-// main thread's largest cost. The part buffers are shared memory the worker reads in place: the
-// same runs of bytes are written and hashed at once, and nothing is copied or transferred (moving
-// 8 MiB buffers back and forth registered 2 GiB of new external memory per 2 GiB file, and V8
-// answered with full garbage collections: 0.4 s of the main thread's time).
-const HASH_WORKER = `
+/** FUSE's f_type (linux/magic.h): gcsfuse, where every write is a request to the daemon. */
+const FUSE_SUPER_MAGIC = 0x65735546;
+// The largest write a file gets on a local filesystem. There a write's length sets the size of the
+// page-cache folios it fills, and on this machine large ones cost far more to fill: 2 GiB written
+// from one buffer into a fresh file took 0.50-1.02 s of system time in 64 KiB writes, 1.04-2.29 s
+// in 128 KiB and 0.73-5.76 s in 1 MiB writes (6 rounds each, medians 0.6, 1.1 and 3.4 s); 2 GiB
+// syncs in 1 MiB writes took 2.6-8.7 s of system time, in 64 KiB writes 1.2-1.5 s. Through FUSE a
+// write is a round trip to gcsfuse instead, so there each run is one write.
+const LOCAL_WRITE_BYTES = 64 * 1024;
+
+/** The largest single write for a file in `dir`: unbounded on FUSE, LOCAL_WRITE_BYTES elsewhere. */
+export async function writeLimitFor(dir: string): Promise<number> {
+    const { type } = await fs.promises.statfs(dir);
+    return type === FUSE_SUPER_MAGIC ? Infinity : LOCAL_WRITE_BYTES;
+}
+
+// A ranged download's runs are hashed and then written by one worker thread, straight from the
+// part buffers, which are shared memory: nothing is copied or transferred to get them there
+// (moving 8 MiB buffers back and forth registered 2 GiB of new external memory per 2 GiB file, and
+// V8 answered with full garbage collections). Hashing (sha256, ~1.4 GB/s) is the largest cost and
+// stays off the main thread, as do the writes: a write that waits on gcsfuse does not stall the
+// network or the lock's heartbeat. Written right after it was hashed, a run is still in the
+// worker's CPU cache; a writer of its own cost another thread (13 MB of RSS) for no measured gain
+// (2.84-3.09 s against 2.81-3.17 s per 2 GiB, 4 interleaved rounds). Runs are taken and answered in
+// file order, so the writes are sequential, as gcsfuse needs to stream them.
+const RUN_WORKER = `
 const { parentPort } = require("worker_threads");
 const { createHash } = require("crypto");
-let hashes = [];
-let slots = [];
+const { writeSync } = require("fs");
+let hashes, slots, fd, limit;
+function write(run, position) {
+    for (let done = 0; done < run.length; ) {
+        const n = writeSync(fd, run, done, Math.min(limit, run.length - done), position + done);
+        if (n === 0) throw Object.assign(new Error("write returned 0 bytes at " + (position + done)), { code: "EIO" });
+        done += n;
+    }
+}
 parentPort.on("message", (m) => {
     if (m.init) {
-        hashes = m.init.map(([algo, prefix]) => (prefix ? createHash(algo).update(prefix) : createHash(algo)));
-        slots = m.slots;
+        ({ slots, fd, limit } = m.init);
+        hashes = m.init.algorithms.map(([algo, prefix]) => (prefix ? createHash(algo).update(prefix) : createHash(algo)));
     } else if (m.digest) {
         parentPort.postMessage(hashes.map((h) => h.digest("hex")));
     } else {
-        const part = new Uint8Array(slots[m.slot], m.offset, m.length);
-        for (const h of hashes) h.update(part);
-        parentPort.postMessage(m.slot);
+        const run = new Uint8Array(slots[m.slot], m.offset, m.length);
+        for (const h of hashes) h.update(run);
+        try {
+            write(run, m.position);
+            parentPort.postMessage(null);
+        } catch (err) {
+            parentPort.postMessage({ message: err.message, code: err.code });
+        }
     }
 });
 `;
 
-/** One hasher on a worker thread, fed runs of shared buffers strictly in file order. */
-class HashWorker {
-    private readonly worker = new Worker(HASH_WORKER, { eval: true });
-    private readonly waiting: { resolve: (v: string[] | number) => void; reject: (e: Error) => void }[] = [];
+/** Hashes runs of the shared part buffers on a worker thread, then writes them to an open file, in the order given. */
+class HashingWriter {
+    private readonly worker = new Worker(RUN_WORKER, { eval: true });
+    private readonly waiting: { resolve: (answer: unknown) => void; reject: (e: Error) => void }[] = [];
     private size = 0;
 
-    constructor(private readonly url: string, private readonly expect: Expectation, knownSize: number, slots: SharedArrayBuffer[]) {
+    constructor(private readonly url: string, private readonly expect: Expectation, knownSize: number, slots: SharedArrayBuffer[], fd: number, limit: number) {
         const prefix = blobPrefix(url, expect, knownSize);
-        this.worker.postMessage({ init: prefix === undefined ? [["sha256"]] : [["sha256"], ["sha1", prefix]], slots });
-        this.worker.on("message", (m: string[] | number) => this.waiting.shift()?.resolve(m));
+        const algorithms = prefix === undefined ? [["sha256"]] : [["sha256"], ["sha1", prefix]];
+        this.worker.postMessage({ init: { algorithms, slots, fd, limit: Number.isFinite(limit) ? limit : 2 ** 31 - 1 } });
+        this.worker.on("message", (answer: unknown) => this.waiting.shift()?.resolve(answer));
         this.worker.on("error", (err) => {
             for (const w of this.waiting.splice(0)) w.reject(err);
         });
     }
 
-    private ask(message: object): Promise<string[] | number> {
+    private ask(message: object): Promise<unknown> {
         return new Promise((resolve, reject) => {
             this.waiting.push({ resolve, reject });
             this.worker.postMessage(message);
         });
     }
 
-    /** Hashes `length` bytes at `offset` of shared buffer `slot`, which must not change until this resolves. */
-    async update(slot: number, offset: number, length: number): Promise<void> {
+    /**
+     * Hashes `length` bytes at `offset` of shared buffer `slot` and writes them at file offset
+     * `position`; the bytes must not change until this resolves.
+     */
+    async take(slot: number, offset: number, length: number, position: number): Promise<void> {
         this.size += length;
-        await this.ask({ slot, offset, length });
+        const failed = (await this.ask({ slot, offset, length, position })) as { message: string; code?: string } | null;
+        if (failed !== null) throw Object.assign(new Error(failed.message), { code: failed.code });
     }
 
     async finish(): Promise<DownloadResult> {
@@ -141,33 +181,46 @@ class HashWorker {
         return verify(this.url, this.expect, this.size, sha256, sha1);
     }
 
+    /** Ends the worker; a write under way finishes first. */
     stop(): Promise<number> {
         return this.worker.terminate();
     }
 }
 
-async function writeAll(fh: fs.promises.FileHandle, chunks: Buffer[], position: number, opts: DownloadOptions): Promise<void> {
+/** Writes `chunks` at `position` in order, in writes of at most `limit` bytes each. */
+async function writeAll(fh: fs.promises.FileHandle, chunks: Buffer[], position: number, limit: number, opts: DownloadOptions): Promise<void> {
     let total = 0;
     for (const c of chunks) total += c.length;
     opts.onWrite?.(position, total);
-    // writev takes at most IOV_MAX (1024) buffers and may write less than asked.
-    let written = 0;
-    let i = 0;
-    while (i < chunks.length) {
-        const batch = chunks.slice(i, i + 1024);
-        let { bytesWritten } = await fh.writev(batch, position + written);
-        written += bytesWritten;
-        for (const c of batch) {
-            if (bytesWritten >= c.length) {
-                bytesWritten -= c.length;
-                i++;
-            } else {
-                if (bytesWritten > 0) chunks[i] = c.subarray(bytesWritten);
-                break;
+    let at = position;
+    const batch: Buffer[] = [];
+    let batchBytes = 0;
+    const flush = async () => {
+        // writev may write less than asked: the rest goes in the next call.
+        while (batch.length > 0) {
+            let { bytesWritten } = await fh.writev(batch, at);
+            if (bytesWritten === 0) throw new Error(`short write at ${at}: 0 of ${batchBytes} bytes`);
+            at += bytesWritten;
+            batchBytes -= bytesWritten;
+            while (bytesWritten > 0) {
+                const taken = Math.min(bytesWritten, batch[0].length);
+                bytesWritten -= taken;
+                if (taken === batch[0].length) batch.shift();
+                else batch[0] = batch[0].subarray(taken);
             }
         }
+    };
+    for (let chunk of chunks) {
+        while (chunk.length > 0) {
+            const take = Math.min(chunk.length, limit - batchBytes);
+            batch.push(chunk.subarray(0, take));
+            batchBytes += take;
+            chunk = chunk.subarray(take);
+            // writev takes at most IOV_MAX (1024) buffers.
+            if (batchBytes === limit || batch.length === 1024) await flush();
+        }
     }
-    if (written !== total) throw new Error(`short write at ${position}: ${written} of ${total} bytes`);
+    await flush();
 }
 
 /** Logs a large file's progress at most every 10 s: call it with the bytes received so far. */
@@ -232,6 +285,7 @@ async function single(o: Opened, dest: string, expect: Expectation, opts: Downlo
     const length = header(o, "content-length");
     const declared = length !== undefined ? Number(length) : undefined;
     const digests = new Digests(o.url, expect, expect.size ?? declared);
+    const limit = await writeLimitFor(path.dirname(dest));
     const fh = await fs.promises.open(dest, "w");
     try {
         let batch: Buffer[] = [];
@@ -249,7 +303,7 @@ async function single(o: Opened, dest: string, expect: Expectation, opts: Downlo
             batchBytes += chunk.length;
             if (batchBytes >= WRITE_BYTES) {
                 await pending;
-                pending = writeAll(fh, batch, position, opts);
+                pending = writeAll(fh, batch, position, limit, opts);
                 position += batchBytes;
                 batch = [];
                 batchBytes = 0;
@@ -257,7 +311,7 @@ async function single(o: Opened, dest: string, expect: Expectation, opts: Downlo
             }
         }
         await pending;
-        if (batch.length > 0) await writeAll(fh, batch, position, opts);
+        if (batch.length > 0) await writeAll(fh, batch, position, limit, opts);
         if (declared !== undefined && received !== declared) throw new Error(`truncated body from ${o.url}: ${received} of ${declared} bytes`);
         return digests.finish();
     } finally {
@@ -268,9 +322,9 @@ async function single(o: Opened, dest: string, expect: Expectation, opts: Downlo
 
 /**
  * Parts of `partSize` bytes fetched `connections` at a time from the resolved URL into a window of
- * `connections + 2` buffers: memory stays bounded whatever the file size. The hasher and the writer
- * follow the bytes that have arrived contiguously from the start of the file, in runs of at least
- * STREAM_BYTES, and a part's buffer is reused once both are past it. Each part retries on its own,
+ * `connections + 2` buffers: memory stays bounded whatever the file size. The worker that hashes
+ * and writes follows the bytes that have arrived contiguously from the start of the file, in runs
+ * of at least STREAM_BYTES, and a part's buffer is reused once it is past it. Each part retries on its own,
  * asking only for the bytes it still lacks; the first part is the response that probed for Range
  * support.
  */
@@ -290,14 +344,15 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
     const partLength = (i: number) => partEnd(i) - partStart(i);
     /** Bytes of each part in its buffer so far. */
     const arrived = new Array<number>(parts).fill(0);
-    const hasher = new HashWorker(first.url, expect, total, slots);
+    const limit = await writeLimitFor(path.dirname(dest));
     const live = new Set<Opened>();
     const fh = await fs.promises.open(dest, "w");
+    const worker = new HashingWriter(first.url, expect, total, slots, fh.fd, limit);
     let probe: Opened | undefined = first;
     let stopped = false;
     let received = 0;
     const progress = progressLog(opts, first.url, total);
-    /** Runs the writer, the hasher and new requests as far as the bytes that have arrived allow. */
+    /** Hands runs to the worker and starts new requests, as far as the bytes that have arrived allow. */
     let advance = () => {};
 
     // Parts after the first are read straight into their buffers (rangeConnection.ts), until a
@@ -430,11 +485,9 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
             let inFlight = 0;
             /** The first part that has not wholly arrived. */
             let head = 0;
-            /** File offsets: handed to the hasher, hashed, and written. */
-            let hashSent = 0;
-            let hashed = 0;
-            let written = 0;
-            let writing = false;
+            /** File offsets: handed to the worker, and hashed and written by it. */
+            let sent = 0;
+            let done = 0;
             let failed = false;
             const fail = (err: unknown) => {
                 if (failed) return;
@@ -453,29 +506,20 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
             };
             advance = () => {
                 if (failed) return;
-                if (hashed === total && written === total) return resolve();
-                // One writer, strictly in file order (gcsfuse streams only sequential writes).
-                const write = writing ? undefined : nextRun(written);
-                if (write !== undefined) {
-                    writing = true;
-                    writeAll(fh, [Buffer.from(slots[write.slot], write.offset, write.length)], written, opts).then(() => {
-                        writing = false;
-                        written += write.length;
+                if (done === total) return resolve();
+                // The worker takes runs in file order and answers them in order, so several may wait in its queue.
+                for (let run = nextRun(sent); run !== undefined; run = nextRun(sent)) {
+                    const { length } = run;
+                    opts.onWrite?.(sent, length);
+                    worker.take(run.slot, run.offset, length, sent).then(() => {
+                        done += length;
                         advance();
                     }, fail);
+                    sent += length;
                 }
-                // The hasher takes runs in file order and answers them in order, so several may wait in its queue.
-                for (let run = nextRun(hashSent); run !== undefined; run = nextRun(hashSent)) {
-                    const length = run.length;
-                    hashSent += length;
-                    hasher.update(run.slot, run.offset, length).then(() => {
-                        hashed += length;
-                        advance();
-                    }, fail);
-                }
-                const passed = Math.min(written, hashed);
-                const done = passed === total ? parts : Math.floor(passed / par.partSize);
-                while (inFlight < par.connections && launched < parts && launched < done + window) {
+                // A part's buffer takes the next part once the worker is past it.
+                const passed = done === total ? parts : Math.floor(done / par.partSize);
+                while (inFlight < par.connections && launched < parts && launched < passed + window) {
                     inFlight++;
                     fetchPart(launched++).then(() => {
                         inFlight--;
@@ -485,10 +529,11 @@ async function parallel(first: Opened, total: number, dest: string, expect: Expe
             };
             advance();
         });
-        return await hasher.finish();
+        return await worker.finish();
     } finally {
         stopParts();
-        await hasher.stop();
+        // No write may be under way when its file closes.
+        await worker.stop();
         await fh.close();
     }
 }

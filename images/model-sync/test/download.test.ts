@@ -19,10 +19,10 @@ const logger = createLogger(fs.createWriteStream("/dev/null"));
 const KiB = 1024;
 
 /**
- * Until the returned restore is called, every message that hands the hash worker a run of a part
- * (those with a `slot`) goes through `deliver(post)` instead of straight to the worker.
+ * Until the returned restore is called, every message that hands the worker a run of a part to hash
+ * and write (those with a `slot`) goes through `deliver(post)` instead of straight to the worker.
  */
-function interceptHashRuns(deliver: (post: () => void) => void): () => void {
+function interceptWorkerRuns(deliver: (post: () => void) => void): () => void {
     return spy(workerThreads as unknown as Record<string, unknown>, "Worker", (Worker) => function (this: unknown, ...args: unknown[]) {
         const w = new (Worker as unknown as new (...a: unknown[]) => { postMessage: (m: unknown) => void })(...args);
         const post = w.postMessage.bind(w);
@@ -135,15 +135,34 @@ describe("download engine against a loopback server", function () {
         expect(rangeRequests().length).to.equal(parts);
     });
 
-    it("never refills a part's buffer before the hasher is done with it", async () => {
-        // A hasher that lags (a busy machine): each part reaches it 30 ms late. The writer is done
-        // with a buffer first; a new part read into it then would change what is being hashed.
-        const restore = interceptHashRuns((post) => void setTimeout(post, 30));
+    it("never refills a part's buffer before the worker has hashed and written it", async () => {
+        // A worker that lags (a busy machine): each run reaches it 30 ms late. A part read into a
+        // buffer it has not yet finished would change what is hashed and written.
+        const restore = interceptWorkerRuns((post) => void setTimeout(post, 30));
         try {
             const got = await download(`${up.endpoint}/files/big.bin`, file(), { sha256: sha256(big) }, opts());
             expect(got.sha256).to.equal(sha256(big));
+            expect(fs.readFileSync(file()).equals(big)).to.equal(true);
         } finally {
             restore();
+        }
+    });
+
+    it("gives up a ranged download on a full disk at once, with the system's error code", async function () {
+        const mnt = fs.mkdtempSync(path.join(os.tmpdir(), "small-disk-"));
+        if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt]).status !== 0) {
+            fs.rmSync(mnt, { recursive: true, force: true });
+            this.skip(); // no permission to mount a small tmpfs on this machine
+        }
+        try {
+            const err = await download(`${up.endpoint}/files/big.bin`, path.join(mnt, "out.bin"), { sha256: sha256(big) }, opts()).then(() => undefined, (e: unknown) => e as NodeJS.ErrnoException);
+            expect(err?.code, String(err)).to.equal("ENOSPC");
+            // Not retried (a full disk stays full): no part was asked for twice.
+            const ranges = rangeRequests();
+            expect(new Set(ranges).size, ranges.join(" ")).to.equal(ranges.length);
+        } finally {
+            spawnSync("umount", [mnt]);
+            fs.rmSync(mnt, { recursive: true, force: true });
         }
     });
 
@@ -167,7 +186,7 @@ describe("download engine against a loopback server", function () {
         up.fault("/files/large.bin#0", { kind: "stall", afterBytes: 2.5 * MiB, ms: 300 });
         let received = 0;
         const hashedBefore: number[] = [];
-        const restore = interceptHashRuns((post) => {
+        const restore = interceptWorkerRuns((post) => {
             hashedBefore.push(received);
             post();
         });
