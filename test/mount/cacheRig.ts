@@ -120,9 +120,13 @@ export class CacheRig {
         return env;
     }
 
-    /** Starts the compiled sync; `logged` tells whether it has logged a line with all of `fields`; `done` settles when it exits. */
-    startSync(env: Record<string, string>): { child: ChildProcess; logged(fields: Record<string, unknown>): boolean; done: Promise<SyncRun> } {
-        const child = spawn(process.execPath, [SYNC_CLI], { env, stdio: ["ignore", "pipe", "pipe"] });
+    /**
+     * Starts the compiled sync, under the command `wrap` when given (a tracer); `logged` tells
+     * whether it has logged a line with all of `fields`; `done` settles when it exits.
+     */
+    startSync(env: Record<string, string>, wrap: string[] = []): { child: ChildProcess; logged(fields: Record<string, unknown>): boolean; done: Promise<SyncRun> } {
+        const [command, ...args] = [...wrap, process.execPath, SYNC_CLI];
+        const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
         this.children.add(child);
         let out = "";
         let stderr = "";
@@ -141,8 +145,8 @@ export class CacheRig {
         return { child, logged, done };
     }
 
-    runSync(env: Record<string, string>): Promise<SyncRun> {
-        return this.startSync(env).done;
+    runSync(env: Record<string, string>, wrap: string[] = []): Promise<SyncRun> {
+        return this.startSync(env, wrap).done;
     }
 
     async stop(): Promise<void> {
