@@ -9,9 +9,9 @@ import * as path from "path";
 import type { ModelSpec } from "../../images/model-sync/src/models";
 import { FakeUpstream } from "../../images/model-sync/test/fakeUpstream";
 import { GcsfuseMount, removeTestDir } from "./gcsfuseMount";
-import { envAt, Workload } from "./programWorkloads";
+import { envAt, programWorkloads, Workload } from "./programWorkloads";
 import { JsonApiPrefixProxy, StorageEmulator } from "./storageEmulator";
-import { SYNC_CLI } from "./tools";
+import { requireCommands, requireCompiledSync, SYNC_CLI } from "./tools";
 import { requireTool } from "../support/tools";
 
 export interface Tools {
@@ -20,12 +20,24 @@ export interface Tools {
     python: string;
 }
 
-export function locateTools(): Tools {
+function locateTools(): Tools {
     return {
         gcsfuse: requireTool("gcsfuse"),
         fakeGcsServer: requireTool("fake-gcs-server"),
         python: requireTool("huggingface-hub", "python"),
     };
+}
+
+/**
+ * What every mount test needs before its first rig, checked once: fusermount3 and the other
+ * `commands` (with their Debian packages), /dev/fuse, the compiled sync, the built tools; and the
+ * workloads the program declares.
+ */
+export async function mountTestSetup(commands: Record<string, string> = {}): Promise<{ tools: Tools; workloads: { syncJob: Workload; service: Workload } }> {
+    requireCommands({ fusermount3: "fuse3", ...commands });
+    if (!fs.existsSync("/dev/fuse")) throw new Error("/dev/fuse is missing: gcsfuse cannot mount here");
+    requireCompiledSync();
+    return { tools: locateTools(), workloads: await programWorkloads() };
 }
 
 export interface SyncRun {

@@ -9,11 +9,10 @@ import * as path from "path";
 import { expect } from "chai";
 import type { ModelSpec } from "../../images/model-sync/src/models";
 import { randomCommit, sha256 } from "../../images/model-sync/test/fakeUpstream";
-import { CacheRig, locateTools, messages, SyncRun, Tools } from "./cacheRig";
+import { CacheRig, mountTestSetup, messages, SyncRun, Tools } from "./cacheRig";
 import { BRANCH_REPO, LFS_FILE, newCommit, PINNED_REPO, ENTRYPOINT, serveModels } from "./fixtures";
-import { envAt, programWorkloads, Workload } from "./programWorkloads";
+import { envAt, Workload } from "./programWorkloads";
 import { REPO_ROOT } from "../../scripts/evaluate";
-import { requireCommands, requireCompiledSync } from "./tools";
 
 const TAGGED_REPO = "acme/tiny-rerank";
 const CONSUMER = path.join(__dirname, "hubConsumer.py");
@@ -65,10 +64,7 @@ describe("huggingface_hub reads the synced cache offline", function () {
     let net: NetworkRecorder;
 
     before(async function () {
-        requireCommands({ fusermount3: "fuse3" });
-        requireCompiledSync();
-        tools = locateTools();
-        workloads = await programWorkloads();
+        ({ tools, workloads } = await mountTestSetup());
     });
 
     beforeEach(async () => {

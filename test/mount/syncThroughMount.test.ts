@@ -8,11 +8,10 @@ import { LOCK } from "../../images/model-sync/src/lock";
 import type { ModelSpec } from "../../images/model-sync/src/models";
 import { Manifest, MANIFEST, MARKER, STAGING } from "../../images/model-sync/src/store";
 import { sha256 } from "../../images/model-sync/test/fakeUpstream";
-import { CacheRig, locateTools, messages, SyncRun, Tools } from "./cacheRig";
+import { CacheRig, mountTestSetup, messages, SyncRun, Tools } from "./cacheRig";
 import { BRANCH_REPO, LFS_FILE, newCommit, PINNED_REPO, runEntrypoint, serveModels } from "./fixtures";
-import { envAt, programWorkloads, Workload } from "./programWorkloads";
+import { envAt, Workload } from "./programWorkloads";
 import type { StoredObject } from "./storageEmulator";
-import { requireCommands, requireCompiledSync } from "./tools";
 
 /** The files a publish vouches for: manifest, marker and every file the manifest names. */
 function publishedNames(manifest: Manifest): string[] {
@@ -31,11 +30,7 @@ describe("model cache through gcsfuse and a Cloud Storage emulator", function ()
 
     before(async function () {
         this.timeout(180_000);
-        requireCommands({ fusermount3: "fuse3", sha256sum: "coreutils" });
-        if (!fs.existsSync("/dev/fuse")) throw new Error("/dev/fuse is missing: gcsfuse cannot mount here");
-        requireCompiledSync();
-        tools = locateTools();
-        workloads = await programWorkloads();
+        ({ tools, workloads } = await mountTestSetup({ sha256sum: "coreutils" }));
     });
 
     beforeEach(async () => {

@@ -10,9 +10,8 @@ import { expect } from "chai";
 import type { ModelSpec } from "../../images/model-sync/src/models";
 import { STAGING } from "../../images/model-sync/src/store";
 import { sha256 } from "../../images/model-sync/test/fakeUpstream";
-import { CacheRig, locateTools, SyncRun, Tools } from "./cacheRig";
-import { programWorkloads, Workload } from "./programWorkloads";
-import { requireCommands, requireCompiledSync } from "./tools";
+import { CacheRig, mountTestSetup, SyncRun, Tools } from "./cacheRig";
+import type { Workload } from "./programWorkloads";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -57,11 +56,7 @@ describe("the sync's writes, traced: 64 KiB to a local disk, large through gcsfu
     let models: ModelSpec[];
 
     before(async function () {
-        requireCommands({ strace: "strace", fusermount3: "fuse3" });
-        if (!fs.existsSync("/dev/fuse")) throw new Error("/dev/fuse is missing: gcsfuse cannot mount here");
-        requireCompiledSync();
-        tools = locateTools();
-        workloads = await programWorkloads();
+        ({ tools, workloads } = await mountTestSetup({ strace: "strace" }));
     });
 
     beforeEach(async () => {
