@@ -90,10 +90,12 @@ class Digests {
 /** FUSE's f_type (linux/magic.h): gcsfuse, where every write is a request to the daemon. */
 const FUSE_SUPER_MAGIC = 0x65735546;
 // The largest write a file gets on a local filesystem. There a write's length sets the size of the
-// page-cache folios it fills, and on this machine large ones cost far more to fill: 2 GiB written
-// from one buffer into a fresh file took 0.50-1.02 s of system time in 64 KiB writes, 1.04-2.29 s
-// in 128 KiB and 0.73-5.76 s in 1 MiB writes (6 rounds each, medians 0.6, 1.1 and 3.4 s); 2 GiB
-// syncs in 1 MiB writes took 2.6-8.7 s of system time, in 64 KiB writes 1.2-1.5 s. Through FUSE a
+// page-cache folios it fills, and large ones cost far more to fill unless memory was just freed in
+// blocks as large (on a VM that hands freed pages back to its host, pages not just freed are faulted
+// back in): 2 GiB written from one buffer into a fresh file, each after another file written in
+// smaller writes was removed, took 0.50-1.02 s of system time in 64 KiB writes, 1.04-2.29 s in
+// 128 KiB and 0.73-5.76 s in 1 MiB writes (6 rounds each, medians 0.6, 1.1 and 3.4 s); 2 GiB syncs
+// in 1 MiB writes took 2.6-8.7 s of system time, in 64 KiB writes 1.2-1.5 s. Through FUSE a
 // write is a round trip to gcsfuse instead, so there each run is one write.
 const LOCAL_WRITE_BYTES = 64 * 1024;
 
