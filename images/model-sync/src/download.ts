@@ -100,7 +100,7 @@ const FUSE_SUPER_MAGIC = 0x65735546;
 const LOCAL_WRITE_BYTES = 64 * 1024;
 
 /** The largest single write for a file in `dir`: unbounded on FUSE, LOCAL_WRITE_BYTES elsewhere. */
-export async function writeLimitFor(dir: string): Promise<number> {
+async function writeLimitFor(dir: string): Promise<number> {
     const { type } = await fs.promises.statfs(dir);
     return type === FUSE_SUPER_MAGIC ? Infinity : LOCAL_WRITE_BYTES;
 }
@@ -154,7 +154,7 @@ class HashingWriter {
     constructor(private readonly url: string, private readonly expect: Expectation, knownSize: number, slots: SharedArrayBuffer[], fd: number, limit: number) {
         const prefix = blobPrefix(url, expect, knownSize);
         const algorithms = prefix === undefined ? [["sha256"]] : [["sha256"], ["sha1", prefix]];
-        this.worker.postMessage({ init: { algorithms, slots, fd, limit: Number.isFinite(limit) ? limit : 2 ** 31 - 1 } });
+        this.worker.postMessage({ init: { algorithms, slots, fd, limit } });
         this.worker.on("message", (answer: unknown) => this.waiting.shift()?.resolve(answer));
         this.worker.on("error", (err) => {
             for (const w of this.waiting.splice(0)) w.reject(err);
