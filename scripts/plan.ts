@@ -110,13 +110,51 @@ async function updateSnapshots(): Promise<void> {
     }
 }
 
+/** The options `npm run plan` takes, for parseArgs and for --help alike. */
+const OPTIONS = {
+    format: { type: "string", default: "tree" },
+    out: { type: "string" },
+    against: { type: "string" },
+    manifest: { type: "string" },
+    "update-snapshots": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** What `npm run plan -- --help` prints: stacks found, formats, options and exit codes. */
+export function usageText(): string {
+    return [
+        "usage: npm run -s plan -- <stack> [--format FORMAT] [--out FILE] [--against PLAN.json] [--manifest FILE]",
+        "       npm run -s plan -- --update-snapshots",
+        "",
+        "Evaluates Pulumi.<stack>.yaml offline (no cloud account, no Pulumi CLI) and prints what it would create.",
+        "",
+        `stacks (the Pulumi.<stack>.yaml files here): ${listStacks().join(", ")}`,
+        "",
+        "options:",
+        `  --format FORMAT      ${FORMATS.join(", ")} (default tree): the resource tree, the JSON plan with its cost, Graphviz dot, an SVG picture, the cost estimate`,
+        "  --out FILE           write to FILE instead of standard output",
+        "  --against PLAN.json  with --format cost: the difference from a plan written by --format json --out PLAN.json",
+        "  --manifest FILE      with --format cost: bucket storage measured from a sync's manifest.json",
+        "  --update-snapshots   rewrite test/snapshots/<stack>.json for every stack, and the picture of dev",
+        "  -h, --help           print this and exit",
+        "",
+        "exit codes: 0 done; 1 the stack's config or its cost estimate is refused (the message names the key and value); 2 a usage error",
+        "",
+        "npm prints its own banner on standard output: use `npm run -s plan` (or --out) when the output goes to a file.",
+    ].join("\n");
+}
+
 async function main(argv: string[]): Promise<number> {
     let args;
     try {
-        args = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: "string", default: "tree" }, out: { type: "string" }, against: { type: "string" }, manifest: { type: "string" }, "update-snapshots": { type: "boolean", default: false } } });
+        args = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
     } catch (err) {
-        console.error(`${(err as Error).message}\nusage: npm run plan -- <stack> [--format tree|json|dot|svg|cost] [--against PLAN.json] [--manifest FILE] [--out FILE] | --update-snapshots`);
+        console.error(`${(err as Error).message}\n${usageText()}`);
         return 2;
+    }
+    if (args.values.help) {
+        console.log(usageText());
+        return 0;
     }
     if (args.values["update-snapshots"]) {
         await updateSnapshots();
@@ -124,9 +162,8 @@ async function main(argv: string[]): Promise<number> {
     }
     const stack = args.positionals[0];
     const format = args.values.format as Format;
-    const usage = `usage: npm run plan -- <stack> [--format ${FORMATS.join("|")}] [--against PLAN.json] [--manifest FILE] [--out FILE] | --update-snapshots   (stacks: ${listStacks().join(", ")})`;
     if (stack === undefined || !FORMATS.includes(format)) {
-        console.error(`${stack === undefined ? "no stack named" : `unknown --format '${format}'`}\n${usage}`);
+        console.error(`${stack === undefined ? "no stack named" : `unknown --format '${format}' (formats: ${FORMATS.join("|")})`}\n${usageText()}`);
         return 2;
     }
     if (args.values.against !== undefined && format !== "cost") {

@@ -6,8 +6,8 @@ import * as os from "os";
 import * as path from "path";
 import { expect } from "chai";
 import { listStacks, REPO_ROOT } from "../scripts/evaluate";
-import { CostEstimate, CostPlan, costOf, diffCost, estimateCost, loadPriceList, measuredSizes, Prices, PricingError, renderCost, renderCostDiff } from "../scripts/cost";
-import { costOptionsOf, planJsonText, render, SNAPSHOT_DIR, stackCostOptions } from "../scripts/plan";
+import { CostEstimate, CostPlan, costOf, costOfPlanFile, diffCost, estimateCost, loadPriceList, measuredSizes, Prices, PricingError, renderCost, renderCostDiff, WRITE_A_PLAN } from "../scripts/cost";
+import { costOptionsOf, FORMATS, planJsonText, render, SNAPSHOT_DIR, stackCostOptions } from "../scripts/plan";
 import { toJsonPlan } from "../scripts/render";
 import { manifestText } from "../images/model-sync/src/store";
 import { StackConfigError } from "../stacks/load";
@@ -202,6 +202,23 @@ describe("cost estimate", function () {
             expect(run.stdout).to.include("## Cost of stack `dev`");
         });
 
+        it("says what a file that is not a plan holds, and the command that writes one", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "not-a-plan-"));
+            const banner = path.join(dir, "banner.json");
+            const other = path.join(dir, "other.json");
+            // What `npm run plan -- prod --format json > base.json` writes: npm's banner, then the plan.
+            fs.writeFileSync(banner, `\n> warmstart@0.1.0 plan\n> ts-node --transpile-only scripts/plan.ts prod --format json\n\n${JSON.stringify({ stack: "prod", resources: [], outputs: {} }, null, 2)}`);
+            fs.writeFileSync(other, JSON.stringify({ models: [] }));
+            try {
+                expect(() => costOfPlanFile(banner)).to.throw(PricingError, `--against ${banner}: is not a plan: it starts with "> warmstart@0.1.0 plan", the banner npm prints when run without -s`);
+                expect(() => costOfPlanFile(other)).to.throw(PricingError, "is not a plan: it is JSON without a resources list (it holds an object with keys models)");
+                for (const file of [banner, other]) expect(() => costOfPlanFile(file)).to.throw(PricingError, WRITE_A_PLAN);
+                expect(WRITE_A_PLAN).to.include("npm run -s plan -- <stack> --format json --out base.json");
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
         it("says so when nothing changed", () => {
             const cost = costOf(snapshot("prod"), stackCostOptions("prod"));
             expect(renderCostDiff(diffCost(cost, cost))).to.include("No cost line changed.");
@@ -343,6 +360,16 @@ describe("cost estimate: units, overrides, provenance and the command line", fun
         expect(text).to.include("## Cost change of stack `dev` against the plan of stack `prod`");
         expect(text).to.include("Fixed monthly total: $764.13 (stack `prod`) → $0.17 (stack `dev`) (**-$763.96**)");
         expect(renderCostDiff(diffCost(dev, dev))).to.include("## Cost change of stack `dev` against the base plan");
+    });
+
+    it("prints its usage with --help: the stacks found, the formats, the options and the exit codes", () => {
+        const run = planCommand("--help");
+        expect(run.status, run.stderr).to.equal(0);
+        expect(run.stdout).to.include(`stacks (the Pulumi.<stack>.yaml files here): ${listStacks().join(", ")}`);
+        expect(run.stdout).to.include(`--format FORMAT      ${FORMATS.join(", ")}`);
+        for (const option of ["--out FILE", "--against PLAN.json", "--manifest FILE", "--update-snapshots", "-h, --help"]) expect(run.stdout).to.include(option);
+        expect(run.stdout).to.match(/exit codes: 0 .*; 1 .*; 2 /);
+        expect(planCommand("-h").stdout).to.equal(run.stdout);
     });
 
     it("names the format it does not know", () => {
