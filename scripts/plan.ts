@@ -163,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
     const stack = args.positionals[0];
     const format = args.values.format as Format;
     if (stack === undefined || !FORMATS.includes(format)) {
-        console.error(`${stack === undefined ? "no stack named" : `unknown --format '${format}' (formats: ${FORMATS.join("|")})`}\n${usageText()}`);
+        console.error(`${stack === undefined ? "no stack named" : `unknown --format '${format}' (use --format ${FORMATS.join("|")})`}\n${usageText()}`);
         return 2;
     }
     if (args.values.against !== undefined && format !== "cost") {
