@@ -169,6 +169,9 @@ describe("stack configuration", () => {
             ["an Ubuntu release by code name", { "warmstart:bases": [{ ...devBases()[0], ubuntuVersion: "noble" }, devBases()[1]] }, "warmstart:bases[0].ubuntuVersion"],
             ["a Python version YAML read as a number", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: 3.1 }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],
             ["a Python version with its name", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: "python3" }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],
+            // PyTorch 2.7 was published for CUDA 11.8, 12.6 and 12.8 (stacks/torchWheels.ts): no cu129 wheel.
+            ["a PyTorch release with no wheel for the CUDA version", { "warmstart:bases": [{ ...devBases()[0], cudaVersion: "12.9.1", torchVersion: "2.7.1" }, devBases()[1]] }, "warmstart:bases[0].torchVersion"],
+            ["a PyTorch release the wheel table does not know", { "warmstart:bases": [{ ...devBases()[0], torchVersion: "1.0.0" }, devBases()[1]] }, "warmstart:bases[0].torchVersion"],
             ["a torch version 'latest'", { "warmstart:bases": [{ ...devBases()[0], torchVersion: "latest" }, devBases()[1]] }, "warmstart:bases[0].torchVersion"],
             ["an empty base context", { "warmstart:bases": [{ ...devBases()[0], context: "" }, devBases()[1]] }, "warmstart:bases[0].context"],
             ["a target stage with a space", { "warmstart:services": serviceWith(1, { target: "final stage" }) }, "warmstart:services[1].target"],
@@ -237,6 +240,15 @@ describe("stack configuration", () => {
             const message = await expectRejected({ "warmstart:services": serviceWith(1, { cpu: "2", memory: "16Gi" }) });
             expect(message).to.include('warmstart:services[1].memory: must be between 512Mi and 8Gi with 2 vCPU');
             expect(message).to.include('(value "16Gi")');
+        });
+
+        it("refuses a CUDA and PyTorch pair with no published wheel, naming both keys and the CUDA versions of that release", async () => {
+            const message = await expectRejected({ "warmstart:bases": [{ ...devBases()[0], cudaVersion: "12.9.1", torchVersion: "2.7.1" }, devBases()[1]] });
+            expect(message).to.include("warmstart:bases[0].torchVersion: has no wheel for cudaVersion 12.9.1: PyTorch 2.7 was published for CUDA 11.8, 12.6, 12.8 (stacks/torchWheels.ts)");
+            // Each pair the table lists passes, on an image NVIDIA publishes (stacks/cudaImages.ts).
+            for (const [cuda, torch] of [["12.9.1", "2.8.0"], ["12.6.3", "2.7.1"], ["12.4.1", "2.5.1"]]) {
+                expect(() => parseStackConfig({ project: "my-project", bases: [{ name: "runtime", kind: "runtime", cudaVersion: cuda, ubuntuVersion: "22.04", pythonVersion: "3.10", torchVersion: torch }] }), `${cuda}/${torch}`).not.to.throw();
+            }
         });
 
         it("names the regions that offer the service's GPU, and leaves a local target's GPU alone", async () => {

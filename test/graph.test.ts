@@ -147,7 +147,7 @@ describe("the graph (dev stack under mocks)", function () {
     describe("a base change flows through the graph", () => {
         it("a new CUDA version rebuilds the bases, the services on them, and redeploys the services", async () => {
             const bases = JSON.parse(devConfigWith({})["warmstart:bases"]) as Record<string, unknown>[];
-            const changed = await evaluateWith({ "warmstart:bases": bases.map((b) => ({ ...b, cudaVersion: "12.9.1" })) });
+            const changed = await evaluateWith({ "warmstart:bases": bases.map((b) => ({ ...b, cudaVersion: "12.9.1", torchVersion: "2.8.0" })) });
             const digest = (p: Plan, name: string) => String(one(p, IMAGE, name).state.digest);
             const deployed = (p: Plan, name: string) => String(get(one(p, SERVICE, name).inputs, "template.containers.0.image"));
 

@@ -46,7 +46,8 @@ describe("reviewing changes", function () {
 
         it("shows a changed component as a readable diff", async () => {
             const before = toJsonPlan(await evaluateStack("dev"));
-            const bases = [{ name: "runtime", kind: "runtime", cudaVersion: "12.9.1" }, { name: "devel", kind: "devel", cudaVersion: "12.9.1" }];
+            // PyTorch 2.8 is published for CUDA 12.9 (stacks/torchWheels.ts); 2.7, the default, is not.
+            const bases = [{ name: "runtime", kind: "runtime", cudaVersion: "12.9.1", torchVersion: "2.8.0" }, { name: "devel", kind: "devel", cudaVersion: "12.9.1", torchVersion: "2.8.0" }];
             const after = toJsonPlan(await evaluateWith({ "warmstart:bases": bases }));
             const diff = diffPlans(before, after, 1000);
             expect(diff).to.include.members([
