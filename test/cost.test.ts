@@ -12,7 +12,7 @@ import { toJsonPlan } from "../scripts/render";
 import { manifestText } from "../images/model-sync/src/store";
 import { StackConfigError } from "../stacks/load";
 import { BUCKET_LOCATIONS, CLOUD_RUN_GPU_REGIONS, CLOUD_RUN_REGION_TIERS, CLOUD_RUN_REGIONS, stackConfigSchema } from "../stacks/schema";
-import { devConfigWith, evaluateWith } from "./support/plan";
+import { devConfigWith, evaluateWith, ONE_SERVICE } from "./support/plan";
 
 const snapshot = (stack: string) => JSON.parse(fs.readFileSync(path.join(SNAPSHOT_DIR, `${stack}.json`), "utf8")) as CostPlan & { cost: CostEstimate };
 const lineOf = (e: CostEstimate, resource: string, item: string) => {
@@ -233,8 +233,8 @@ describe("cost estimate in every region and location the schema accepts", functi
 
     it("walks the schema's own region list: each region is accepted, one beside it is not", () => {
         expect(CLOUD_RUN_REGIONS.length).to.be.greaterThan(30);
-        for (const region of CLOUD_RUN_REGIONS) expect(stackConfigSchema.safeParse({ project: "my-project", region }).success, region).to.equal(true);
-        expect(stackConfigSchema.safeParse({ project: "my-project", region: "europe-west5" }).success).to.equal(false);
+        for (const region of CLOUD_RUN_REGIONS) expect(stackConfigSchema.safeParse({ project: "my-project", services: ONE_SERVICE, region }).success, region).to.equal(true);
+        expect(stackConfigSchema.safeParse({ project: "my-project", services: ONE_SERVICE, region: "europe-west5" }).success).to.equal(false);
     });
 
     // A copy of dev in each region: with its GPU service where Cloud Run offers the L4, CPU only elsewhere
@@ -288,13 +288,13 @@ describe("cost estimate in every region and location the schema accepts", functi
         for (const region of CLOUD_RUN_REGIONS) expect(BUCKET_LOCATIONS, "the bucket's default location is the stack's region").to.include(region);
         for (const location of BUCKET_LOCATIONS) {
             for (const spelt of [location, location.toUpperCase()]) {
-                expect(stackConfigSchema.safeParse({ project: "my-project", modelCache: { location: spelt } }).success, spelt).to.equal(true);
+                expect(stackConfigSchema.safeParse({ project: "my-project", services: ONE_SERVICE, modelCache: { location: spelt } }).success, spelt).to.equal(true);
             }
             const plan = withInputs(snapshot("dev"), "model-cache-bucket", (i) => (i.location = location.toUpperCase()));
             expect(lineOf(estimateCost(plan, prices()), "model-cache-bucket", "storage").prices).to.deep.equal([`storage.standard.${location}`]);
         }
         for (const typo of ["EUROPE-WEST", "eu-west1", "nam9"]) {
-            expect(stackConfigSchema.safeParse({ project: "my-project", modelCache: { location: typo } }).success, typo).to.equal(false);
+            expect(stackConfigSchema.safeParse({ project: "my-project", services: ONE_SERVICE, modelCache: { location: typo } }).success, typo).to.equal(false);
         }
     });
 });
