@@ -2,6 +2,7 @@
 // prints the resources it would create as a tree, each with what it depends on.
 import { configProblems, StackConfigError } from "../stacks/load";
 import { pricingSchema } from "../stacks/schema";
+import { configErrorMap } from "../stacks/schema/messages";
 import { CostOptions, costOf, costOfPlanFile, diffCost, PricingError, renderCost, renderCostDiff } from "./cost";
 import * as fs from "fs";
 import * as path from "path";
@@ -64,7 +65,7 @@ export function stackCostOptions(stack: string): CostOptions {
 export function costOptionsOf(config: Record<string, string>): CostOptions {
     const raw = config["warmstart:pricing"];
     const pricing: unknown = raw === undefined ? {} : JSON.parse(raw);
-    const parsed = pricingSchema.safeParse(pricing);
+    const parsed = pricingSchema.safeParse(pricing, { error: configErrorMap });
     if (!parsed.success) throw new StackConfigError(configProblems(parsed.error, pricing, ["pricing"]));
     return { overrides: parsed.data.overrides };
 }
