@@ -93,22 +93,44 @@ export async function render(plan: Plan, format: Format, cost: CostOptions = {},
     }
 }
 
-/** Rewrites every stack's snapshot and the README's picture. */
-async function updateSnapshots(): Promise<void> {
-    fs.mkdirSync(SNAPSHOT_DIR, { recursive: true });
+/** Where --update-snapshots writes: the snapshots' folder and the picture's two files. */
+export interface SnapshotPaths { dir: string; pictureDot: string; pictureSvg: string }
+
+const SNAPSHOT_PATHS: SnapshotPaths = { dir: SNAPSHOT_DIR, pictureDot: PICTURE_DOT, pictureSvg: PICTURE_SVG };
+
+/** Writes `text` to `file` unless it already holds exactly that; says which. */
+function writeIfChanged(file: string, text: string): "updated" | "unchanged" {
+    if (fs.existsSync(file) && fs.readFileSync(file, "utf8") === text) return "unchanged";
+    fs.writeFileSync(file, text);
+    return "updated";
+}
+
+/**
+ * Rewrites every stack's snapshot and the README's picture; returns a line per file: `updated`
+ * only for a file whose content changed, `unchanged` for one already up to date, `removed` for
+ * the snapshot of a stack file that is gone.
+ */
+export async function updateSnapshots(paths: SnapshotPaths = SNAPSHOT_PATHS): Promise<string[]> {
+    fs.mkdirSync(paths.dir, { recursive: true });
+    const report: string[] = [];
+    const shown = (file: string) => path.relative(REPO_ROOT, file);
     const stacks = listStacks();
-    for (const file of fs.readdirSync(SNAPSHOT_DIR)) {
-        if (file.endsWith(".json") && !stacks.includes(file.slice(0, -5))) fs.rmSync(path.join(SNAPSHOT_DIR, file));
+    for (const file of fs.readdirSync(paths.dir).sort()) {
+        if (!file.endsWith(".json") || stacks.includes(file.slice(0, -5))) continue;
+        fs.rmSync(path.join(paths.dir, file));
+        report.push(`removed ${shown(path.join(paths.dir, file))}`);
     }
     for (const stack of stacks) {
         const plan = await evaluateStack(stack);
-        fs.writeFileSync(path.join(SNAPSHOT_DIR, `${stack}.json`), planJsonText(plan, stackCostOptions(stack)));
+        const file = path.join(paths.dir, `${stack}.json`);
+        report.push(`${writeIfChanged(file, planJsonText(plan, stackCostOptions(stack)))} ${shown(file)}`);
         if (stack === PICTURE_STACK) {
-            fs.writeFileSync(PICTURE_DOT, toDot(plan));
-            fs.writeFileSync(PICTURE_SVG, await toSvg(toDot(plan)));
+            const dot = toDot(plan);
+            report.push(`${writeIfChanged(paths.pictureDot, dot)} ${shown(paths.pictureDot)}`);
+            report.push(`${writeIfChanged(paths.pictureSvg, await toSvg(dot))} ${shown(paths.pictureSvg)}`);
         }
-        console.log(`updated ${path.relative(REPO_ROOT, path.join(SNAPSHOT_DIR, `${stack}.json`))}`);
     }
+    return report;
 }
 
 /** The options `npm run plan` takes, for parseArgs and for --help alike. */
@@ -158,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
     }
     if (args.values["update-snapshots"]) {
-        await updateSnapshots();
+        for (const line of await updateSnapshots()) console.log(line);
         return 0;
     }
     const stack = args.positionals[0];
