@@ -380,22 +380,22 @@ describe("cost estimate: units, overrides, provenance and the command line", fun
     });
 });
 
-describe("cost estimate in the README", () => {
+describe("cost estimate in docs/cost.md", () => {
     it("shows the real estimate of prod", () => {
-        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+        const doc = fs.readFileSync(path.join(REPO_ROOT, "docs", "cost.md"), "utf8");
         const table = renderCost(costOf(snapshot("prod"), stackCostOptions("prod")));
-        // The README nests the table one heading level down; the rows are verbatim.
+        // The page nests the table one heading level down; the rows are verbatim.
         const rows = table.split("\n").filter((l) => l.startsWith("|"));
         expect(rows.length).to.be.greaterThan(10);
-        for (const row of rows) expect(readme, "README's example cost is stale: paste npm run plan -- prod --format cost").to.include(row);
+        for (const row of rows) expect(doc, "docs/cost.md's example cost is stale: paste npm run plan -- prod --format cost").to.include(row);
     });
 
     it("shows the real diff of turning on prod's warm GPU instance", () => {
-        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+        const doc = fs.readFileSync(path.join(REPO_ROOT, "docs", "cost.md"), "utf8");
         const cold = withInputs(snapshot("prod"), "embeddings-service", (i) => (i.template.scaling.minInstanceCount = 0));
         const diff = renderCostDiff(diffCost(costOf(cold, stackCostOptions("prod")), costOf(snapshot("prod"), stackCostOptions("prod"))));
         const lines = diff.split("\n").filter((l) => l.startsWith("|") || l.startsWith("Fixed monthly total"));
         expect(lines.length).to.equal(4);
-        for (const line of lines) expect(readme, "README's example diff is stale").to.include(line);
+        for (const line of lines) expect(doc, "docs/cost.md's example diff is stale").to.include(line);
     });
 });

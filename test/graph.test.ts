@@ -236,8 +236,8 @@ describe("the graph (dev stack under mocks)", function () {
                 expect(err?.message).to.include("warmstart:modelCache.hierarchicalNamespace: cannot change from false to true");
                 expect(err?.message).to.include(`\`pulumi state unprotect '${urn}'\`, then set warmstart:modelCache.bucketPrefix to a new prefix`);
                 expect(err?.message).to.include("gcloud storage rm -r gs://warmstart-models-warmstart-prod-prod");
-                // The README's runbook shows the same command for prod.
-                expect(fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8")).to.include(`pulumi state unprotect '${urn}'`);
+                // The runbook (docs/operations.md) shows the same command for prod.
+                expect(fs.readFileSync(path.join(REPO_ROOT, "docs", "operations.md"), "utf8")).to.include(`pulumi state unprotect '${urn}'`);
             });
 
             // pulumi pkg/resource/deploy/step_generator.go: a replacement is refused ("unable to replace
