@@ -5,6 +5,7 @@
 // the plan. Each preview must register exactly what the offline plan records, all as creates, with
 // no diagnostic this file does not name.
 import { expect } from "chai";
+import { makeBaseline } from "../../scripts/engine/baseline";
 import { PreviewJson, resourceKey } from "../../scripts/engine/run";
 import { evaluateStack } from "../../scripts/evaluate";
 import { EngineProject } from "./engineProject";
@@ -57,4 +58,36 @@ describe("the GCP stacks under the real engine", function () {
             }
         });
     }
+
+    describe("project-example on the platform stack of the same backend", () => {
+        before(async function () {
+            // The platform's outputs (mirrors, repositories, each base by digest) from a state
+            // the suite makes: the platform stack's baseline.
+            const baseline = await makeBaseline("platform", project.opts);
+            expect(baseline.perpetual, "platform's baseline").to.deep.equal([]);
+        });
+
+        it("as the stack file names it (acme/warmstart/platform) is refused before any resource, naming the key and the form to use", () => {
+            const { run, json } = project.preview("project-example", policyArgs(project, "project-example"));
+            expect(run.status).to.not.equal(0);
+            const messages = (json.diagnostics ?? []).map((d) => d.message).join("\n");
+            expect(messages).to.include("warmstart:platformStack: names the organization 'acme', but this stack is on a self-managed backend");
+            expect(messages).to.include("set organization/warmstart/platform");
+            expect(programUrns(json)).to.deep.equal([]);
+        });
+
+        it("with organization/warmstart/platform previews against the platform's outputs, as the offline plan does", async () => {
+            project.editStack("project-example", (config) => (config["warmstart:platformStack"] = "organization/warmstart/platform"));
+            try {
+                const { run, json } = project.preview("project-example", policyArgs(project, "project-example"));
+                expect(run.status, `${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`).to.equal(0);
+                expect(unexpectedDiagnostics(json)).to.deep.equal([]);
+                const offline = (await evaluateStack("project-example")).resources.map((r) => r.urn).sort();
+                expect(programUrns(json)).to.deep.equal(offline);
+                console.log(`      project-example: ${json.changeSummary?.create ?? 0} to create, ${run.seconds.toFixed(1)} s`);
+            } finally {
+                project.resetStack("project-example");
+            }
+        });
+    });
 });
