@@ -67,5 +67,8 @@ export function commonImageArgs(target: BuildTarget, image: string): Omit<docker
 
 /** `<tag>@<digest>`: deploying by digest makes a rebuilt image a visible diff downstream. */
 export function pinnedRef(tag: pulumi.Input<string>, digest: pulumi.Input<string>): pulumi.Output<string> {
-    return pulumi.interpolate`${tag}@${digest}`;
+    // The build provider answers an image it will rebuild with a known empty digest at preview
+    // (pulumi-docker-build): `<tag>@` would reach Cloud Run and the policy as if it were the image.
+    // It is unknown until the build: say so.
+    return pulumi.all([tag, digest]).apply(([t, d]) => (d === "" && pulumi.runtime.isDryRun() ? pulumi.unknown as unknown as string : `${t}@${d}`));
 }

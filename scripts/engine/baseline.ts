@@ -18,6 +18,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { evaluateStack } from "../evaluate";
+import { mockState } from "../offline/mocks";
 import { stackFileConfig } from "../offline/stackFiles";
 import { Preview, PreviewJson, PreviewStep, previewJson, engineOk, resourceKey, StateResource } from "./run";
 
@@ -90,7 +91,8 @@ function computedValue(r: StateResource, key: string, known: Props): unknown {
  */
 function fill(r: StateResource, value: unknown, previous: unknown, key: string, known: Props): unknown {
     if (value === UNKNOWN) return previous !== undefined && previous !== UNKNOWN ? previous : computedValue(r, key, known);
-    if (Array.isArray(value)) return value.map((v, i) => fill(r, v, Array.isArray(previous) ? previous[i] : undefined, key, known));
+    // An unknown element of a list prints as null (a list the provider holds has no null element).
+    if (Array.isArray(value)) return value.map((v, i) => fill(r, v === null ? UNKNOWN : v, Array.isArray(previous) ? previous[i] : undefined, key, known));
     if (value !== null && typeof value === "object") {
         const prev = previous !== null && typeof previous === "object" ? previous as Props : {};
         return Object.fromEntries(Object.entries(value as Props).map(([k, v]) => [k, fill(r, v, prev[k], k, { ...known, ...(value as Props) })]));
@@ -108,7 +110,14 @@ const REQUIRED_OUTPUTS: Record<string, string[]> = {
 function settled(r: StateResource, previous: StateResource | undefined, providerIds: Map<string, string>): StateResource {
     const inputs = fill(r, r.inputs ?? {}, previous?.inputs, "", r.inputs ?? {}) as Props;
     const missing = Object.fromEntries((REQUIRED_OUTPUTS[r.type] ?? []).filter((k) => r.outputs?.[k] === undefined).map((k) => [k, UNKNOWN]));
-    const outputs = fill(r, { ...inputs, ...missing, ...r.outputs }, previous?.outputs, "", { ...inputs, ...r.outputs }) as Props;
+    // A preview prints no outputs of a create: the inputs, what the provider computes from them
+    // (as the offline mocks compute it: emails, URLs, digests) and what the state held before.
+    const name = r.urn.split("::").pop()!;
+    const computed = r.custom ? mockState(r.type, name, inputs) : {};
+    const outputs = fill(r, { ...computed, ...inputs, ...missing, ...r.outputs }, previous?.outputs, "", { ...inputs, ...r.outputs }) as Props;
+    // GCS answers a bucket's location in capitals; the provider ignores case, but not when the
+    // state holds it otherwise (ForceNew: a replacement). terraform-provider-google storage bucket.
+    if (r.type === "gcp:storage/bucket:Bucket" && typeof outputs.location === "string") outputs.location = outputs.location.toUpperCase();
     const isProvider = r.type.startsWith("pulumi:providers:");
     const id = !r.custom ? undefined : isProvider ? providerIds.get(r.urn)! : previous?.id ?? idOf(r, outputs);
     const providerUrn = r.provider?.slice(0, r.provider.lastIndexOf("::"));
@@ -156,9 +165,11 @@ export function engineDockerHost(): string {
 function defaultProviders(refs: string[], config: Record<string, string>, ids: Map<string, string>): StateResource[] {
     return [...new Set(refs)].map((urn) => {
         const [, pkg] = urn.split("::")[2].split("pulumi:providers:");
-        const version = /::default_(\d+)_(\d+)_(\d+)$/.exec(urn);
+        // default_<version>[_<download URL>], as the engine names a default provider.
+        const version = /::default_(\d+)_(\d+)_(\d+)(?:_github_\/(.+))?$/.exec(urn);
         const inputs: Props = Object.fromEntries(Object.entries(config).filter(([k]) => k.startsWith(`${pkg}:`)).map(([k, v]) => [k.slice(pkg.length + 1), v]));
         if (version !== null) inputs.version = `${version[1]}.${version[2]}.${version[3]}`;
+        if (version?.[4] !== undefined) inputs.pluginDownloadURL = `github://${version[4]}`;
         if (pkg === "docker-build") inputs.host = engineDockerHost();
         return { urn, custom: true, id: ids.get(urn)!, type: `pulumi:providers:${pkg}`, inputs, outputs: inputs };
     });
@@ -172,7 +183,8 @@ export function deploymentFrom(preview: PreviewJson, previous: StateResource[] =
     const before = new Map(previous.map((r) => [r.urn, r]));
     const steps = (preview.steps ?? []).filter((s): s is PreviewStep & { newState: StateResource } => s.newState !== undefined && s.op !== "delete" && s.op !== "discard" && s.op !== "read-discard" && s.op !== "delete-replaced");
     const refOf = (provider: string) => provider.slice(0, provider.lastIndexOf("::"));
-    const providerUrns = [...new Set(steps.flatMap((s) => (s.newState.provider ? [refOf(s.newState.provider)] : [])))];
+    const unchanged = previous.filter((r) => !r.type.startsWith("pulumi:providers:") && !steps.some((s) => s.urn === r.urn));
+    const providerUrns = [...new Set([...steps.map((s) => s.newState), ...unchanged].flatMap((r) => (r.provider ? [refOf(r.provider)] : [])))];
     const providerIds = new Map(providerUrns.map((urn) => [urn, before.get(urn)?.id ?? uuidOf(urn)]));
     const providers = defaultProviders(providerUrns, (preview.config ?? {}) as Record<string, string>, providerIds);
     // `preview --json` lists no step for an unchanged resource: it stays as the state has it.
@@ -206,10 +218,10 @@ export interface Baseline {
     seconds: number;
 }
 
-/** An update whose every changed property is an output the provider computes, no input. */
+/** An update or replacement whose every changed property is an output the provider computes, no input. */
 export function outputsOnly(step: PreviewStep): boolean {
     const diff = Object.values(step.detailedDiff ?? {});
-    return step.op === "update" && diff.length > 0 && diff.every((d) => d.inputDiff === false);
+    return (step.op === "update" || step.op === "replace") && diff.length > 0 && diff.every((d) => d.inputDiff === false);
 }
 
 /** Steps other than `same`, as `op <type>::<name>`. */
@@ -217,10 +229,14 @@ export function changedSteps(preview: PreviewJson): string[] {
     return (preview.steps ?? []).filter((s) => s.op !== "same").map((s) => `${s.op} ${resourceKey(s.urn)}`).sort();
 }
 
-/** Changes other than updates of outputs alone. */
-function inputChanges(preview: PreviewJson): string[] {
-    return (preview.steps ?? []).filter((s) => s.op !== "same" && !outputsOnly(s)).map((s) => `${s.op} ${resourceKey(s.urn)}`).sort();
+/** Changes other than updates (or replacements, each of several steps) of outputs alone. */
+export function inputChanges(preview: PreviewJson): PreviewStep[] {
+    const residual = new Set((preview.steps ?? []).filter(outputsOnly).map((s) => s.urn));
+    // A stack reference is read on every preview: a read is no change.
+    return (preview.steps ?? []).filter((s) => s.op !== "same" && s.op !== "read" && !residual.has(s.urn));
 }
+
+const described = (steps: PreviewStep[]) => steps.map((s) => `${s.op} ${resourceKey(s.urn)}`).sort();
 
 /**
  * Imports, into `stack`, the state its current config would leave after an `up`; then previews
@@ -246,8 +262,8 @@ export async function makeBaseline(stack: string, opts: { cwd: string; env?: Rec
             engineOk(["stack", "import", "-s", stack, "--file", file, "--force"], opts);
             preview = previewJson(stack, [], opts);
         }
-        const residual = (preview.json.steps ?? []).filter(outputsOnly).map((s) => `${resourceKey(s.urn)}: ${Object.keys(s.detailedDiff ?? {}).sort().join(", ")}`).sort();
-        return { rounds, final: preview, perpetual: inputChanges(preview.json), outputsOnly: residual, seconds: (Date.now() - started) / 1000 };
+        const residual = (preview.json.steps ?? []).filter(outputsOnly).map((s) => `${s.op} ${resourceKey(s.urn)}: ${Object.keys(s.detailedDiff ?? {}).sort().join(", ")}`).sort();
+        return { rounds, final: preview, perpetual: described(inputChanges(preview.json)), outputsOnly: residual, seconds: (Date.now() - started) / 1000 };
     } finally {
         fs.rmSync(path.dirname(file), { recursive: true, force: true });
     }

@@ -14,7 +14,7 @@ function fakeDigest(seed: unknown): string {
  * Outputs a provider computes on create. Image digests hash the build inputs, so a changed
  * base version yields a new base digest and, through BASE_IMAGE, a new service digest.
  */
-function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+export function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "docker-build:index:Image": {
             const digest = fakeDigest(inputs);
