@@ -107,7 +107,8 @@ describe("the local target (local stack under mocks)", () => {
             expect(() => requireSyncSuccess("ws-local-model-sync", 3)).to.throw(/ws-local-model-sync exited with code 3/);
             expect(requireSyncSuccess("s", 0)).to.equal(0);
             const ok = await evaluate("local", devConfigWith({}, "local"), { state: { "model-sync-container": { exitCode: 0 } } });
-            expect(get(one(ok, CONTAINER, "embeddings-container").inputs, "labels.0")).to.deep.equal({ label: "warmstart.started-after", value: "model-sync exit 0" });
+            expect(get(one(ok, CONTAINER, "embeddings-container").inputs, "labels.0")).to.deep.include({ label: "warmstart.started-after" });
+            expect(get(one(ok, CONTAINER, "embeddings-container").inputs, "labels.0.value")).to.match(/^model-sync exit 0, published [0-9a-f]{12}$/);
             try {
                 await evaluate("local", devConfigWith({}, "local"), { state: { "model-sync-container": { exitCode: 1 } } });
                 expect.fail("a failed sync was accepted");
@@ -238,7 +239,7 @@ describe("the local target (local stack under mocks)", () => {
             // The services' input from the sync is the same as on the first deployment: updated
             // in place with nothing to change once the new run succeeds.
             expect(startedAfter(p)).to.equal(startedAfter(plan));
-            expect(startedAfter(p)).to.equal("model-sync exit 0");
+            expect(startedAfter(p)).to.match(/^model-sync exit 0, /);
             expect(p.outputs.runSyncCommand).to.equal(`docker start --attach ${SYNC}-0123456789ab`);
             expect(p.outputs.syncContainer).to.equal(`${SYNC}-0123456789ab`);
         });
@@ -248,6 +249,17 @@ describe("the local target (local stack under mocks)", () => {
                 const p = await evaluate("local", local(), { docker: { [SYNC]: run({ id: `abcdef012345${"0".repeat(52)}`, status }) } });
                 expect(attemptOf(p), status).to.equal("after-abcdef012345");
             }
+        });
+
+        // kreuzwerker resource_docker_container.go: `labels` are ForceNew, so a new label value
+        // replaces the service container, which loads its models at start.
+        it("restarts the services on a new model list, and only then", async () => {
+            const models = (JSON.parse(local()["warmstart:models"]) as unknown[]).slice(0, 1);
+            const fewer = await evaluate("local", devConfigWith({ "warmstart:models": models }, "local"));
+            expect(startedAfter(fewer)).to.match(/^model-sync exit 0, published [0-9a-f]{12}$/);
+            expect(startedAfter(fewer)).not.to.equal(startedAfter(plan));
+            const again = await evaluate("local", local());
+            expect(startedAfter(again)).to.equal(startedAfter(plan));
         });
 
         it("reads the newest of the stack's sync containers: a second failure gets a third name", async () => {
@@ -268,7 +280,7 @@ describe("the local target (local stack under mocks)", () => {
             });
             expect(attemptOf(p)).to.equal("after-0123456789ab");
             expect(syncOf(p).inputs.name).to.equal(`${SYNC}-0123456789ab`);
-            expect(startedAfter(p)).to.equal("model-sync exit 0");
+            expect(startedAfter(p)).to.equal(startedAfter(plan));
         });
 
         it("keeps a sync that is running, and a successful one: no change", async () => {

@@ -1,5 +1,7 @@
+import { createHash } from "crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import stableStringify from "fast-json-stable-stringify";
 import type { ModelSpec } from "../../images/model-sync/src/models";
 import type { ContainerRun } from "./dockerEngine";
 import type { LocalModelCache } from "./modelCache";
@@ -99,6 +101,14 @@ export function requireSyncSuccess(containerName: string, exitCode: number | und
 }
 
 /**
+ * A short digest of what a sync run publishes: its whole environment (the model list, the
+ * retention). Services carry it, so a new model list restarts them on what the sync published.
+ */
+export function publishedDigest(env: Record<string, string>): string {
+    return createHash("sha256").update(stableStringify(env)).digest("hex").slice(0, 12);
+}
+
+/**
  * The local target's sync: the same program as the Cloud Run job, run once as a container that
  * `pulumi up` waits for, so the services start on a filled cache. Run it again with
  * `docker start -a <container>`.
@@ -112,15 +122,21 @@ export class LocalModelSync extends pulumi.ComponentResource {
      * input) when the sync exited non-zero.
      */
     readonly succeeded: pulumi.Output<number | undefined>;
+    /**
+     * What a service started after this sync carries: fails like `succeeded`, and changes when
+     * the sync publishes another model list (publishedDigest), not when a failed run is re-run.
+     */
+    readonly published: pulumi.Output<string>;
 
     constructor(name: string, args: LocalModelSyncArgs, opts?: pulumi.ComponentResourceOptions) {
         super("warmstart:run:LocalModelSync", name, {}, opts);
         const attempt = pulumi.output(args.lastRun).apply(syncAttempt);
         this.containerName = attempt.apply((a) => syncContainerName(args.containerName, a));
+        const env = syncJobEnv(args);
         this.container = new docker.Container(`${name}-container`, {
             name: this.containerName,
             image: args.image,
-            envs: Object.entries(syncJobEnv(args)).map(([k, v]) => `${k}=${v}`).sort(),
+            envs: Object.entries(env).map(([k, v]) => `${k}=${v}`).sort(),
             mounts: [args.modelCache.writeVolume()],
             // One-shot: wait for the exit, keep the container (and its log, for `docker logs`) for
             // the next run. No `logs`: the provider would copy the whole log into the state.
@@ -139,6 +155,7 @@ export class LocalModelSync extends pulumi.ComponentResource {
         });
         this.succeeded = pulumi.all([this.container.name, this.container.id, this.container.exitCode, args.lastRun])
             .apply(([containerName, id, code, lastRun]) => requireSyncSuccess(containerName, latestExitCode(id, code, lastRun)));
-        this.registerOutputs({ container: this.container.name, exitCode: this.succeeded });
+        this.published = this.succeeded.apply((code) => `${name} exit ${code ?? "unknown"}, published ${publishedDigest(env)}`);
+        this.registerOutputs({ container: this.container.name, exitCode: this.succeeded, published: this.published });
     }
 }
