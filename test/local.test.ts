@@ -91,6 +91,12 @@ describe("the local target (local stack under mocks)", () => {
             }
         });
 
+        // images/model-sync/src/models.ts allows plain http only to loopback: on the default
+        // bridge a container's loopback is its own, so such a model was out of the sync's reach.
+        it("runs the sync on the host's network, where a loopback model URL is the host's", () => {
+            expect(one(plan, CONTAINER, "model-sync-container").inputs.networkMode).to.equal("host");
+        });
+
         // kreuzwerker/terraform-provider-docker resource_docker_container_funcs.go: with `logs` the
         // provider copies an attached container's whole output into `container_logs`, which the
         // state then holds in plain text; without it, only Docker keeps the log.

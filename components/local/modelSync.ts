@@ -138,6 +138,9 @@ export class LocalModelSync extends pulumi.ComponentResource {
             image: args.image,
             envs: Object.entries(env).map(([k, v]) => `${k}=${v}`).sort(),
             mounts: [args.modelCache.writeVolume()],
+            // The host's network: a model URL on the host's loopback (plain http is allowed only
+            // there) is the host's, not the container's own, and the sync fetches what the host can.
+            networkMode: "host",
             // One-shot: wait for the exit, keep the container (and its log, for `docker logs`) for
             // the next run. No `logs`: the provider would copy the whole log into the state.
             attach: true,
