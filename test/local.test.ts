@@ -8,6 +8,7 @@ import { MODEL_MOUNT_PATH } from "../contract/modelCache";
 import { buildkitdConfig, registryConfig } from "../components/local/registry";
 import type { OfflineContainer } from "../scripts/offline/dockerEngine";
 import { isSyncContainerName, requireSyncSuccess, SYNC_ATTEMPT_LABEL, SYNC_USER, syncContainerName, syncContainerNameFilter } from "../components/local/modelSync";
+import { dockerCpus } from "../components/local/modelService";
 import { hostPathProblem } from "../targets/local";
 import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
 import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
@@ -137,7 +138,20 @@ describe("the local target (local stack under mocks)", () => {
             services[1] = { ...services[1], cpu: "500m", memory: "512Mi" };
             const p = await evaluateWith({ "warmstart:services": services }, "local");
             const name = `${String(services[1].name)}-container`;
-            expect(one(p, CONTAINER, name).inputs).to.include({ cpus: "0.5", memory: 512 });
+            expect(one(p, CONTAINER, name).inputs).to.include({ cpus: "0.5", memory: 512, memorySwap: 512 });
+        });
+
+        // kreuzwerker/terraform-provider-docker: `cpus` is read back with nanoInt64ToDecimalString
+        // (helpers.go), `memory_swap` from HostConfig.MemorySwap and healthcheck durations with Go's
+        // Duration.String() (resource_docker_container_funcs.go): an input spelled otherwise is a
+        // diff on every `up` (seen under the real engine: `[diff: -memorySwap~cpus,healthcheck]`).
+        it("spells CPUs, swap and health-check durations as the provider reads them back", () => {
+            expect(["1", "2", "500m", "250m", "1500m", "0.25"].map(dockerCpus)).to.deep.equal(["1.0", "2.0", "0.5", "0.25", "1.5", "0.25"]);
+            const svc = one(plan, CONTAINER, "embeddings-container").inputs;
+            expect(svc).to.include({ cpus: "2.0", memory: 4096, memorySwap: 4096 });
+            const goDuration = /^(\d+h)?(\d+m)?\d+s$/;
+            for (const key of ["interval", "timeout", "startPeriod"]) expect(get(svc, `healthcheck.${key}`), key).to.match(goDuration);
+            expect(get(svc, "healthcheck.startPeriod")).to.equal("5m0s");
         });
 
     });
