@@ -7,7 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { MODEL_MOUNT_PATH } from "../contract/modelCache";
 import { buildkitdConfig, registryConfig } from "../components/local/registry";
 import type { OfflineContainer } from "../scripts/offline/dockerEngine";
-import { isSyncContainerName, requireSyncSuccess, SYNC_ATTEMPT_LABEL, SYNC_USER, syncContainerName, syncContainerNameFilter } from "../components/local/modelSync";
+import { isSyncContainerName, requireSyncSuccess, SYNC_ATTEMPT_LABEL, SYNC_PUBLISHED_LABEL, SYNC_USER, syncContainerName, syncContainerNameFilter } from "../components/local/modelSync";
 import { dockerCpus } from "../components/local/modelService";
 import { hostPathProblem } from "../targets/local";
 import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
@@ -232,10 +232,15 @@ describe("the local target (local stack under mocks)", () => {
         const SYNC = "ws-local-model-sync";
         /** The id the mocks give the sync container: the one the state holds. */
         const STATE_ID = "docker:index/container:Container::model-sync-container-id";
-        const run = (fields: Partial<OfflineContainer>): OfflineContainer => ({ id: "f".repeat(64), status: "exited", exitCode: 0, labels: { [SYNC_ATTEMPT_LABEL]: "first" }, ...fields });
         const syncOf = (p: Plan) => one(p, CONTAINER, "model-sync-container");
-        const attemptOf = (p: Plan) => (syncOf(p).inputs.labels as { label: string; value: string }[] | undefined)
-            ?.find((l) => l.label === SYNC_ATTEMPT_LABEL)?.value;
+        const labelOf = (p: Plan, label: string) => (syncOf(p).inputs.labels as { label: string; value: string }[] | undefined)
+            ?.find((l) => l.label === label)?.value;
+        const attemptOf = (p: Plan) => labelOf(p, SYNC_ATTEMPT_LABEL);
+        /** A container Docker reports, by default a successful run of the stack file's models. */
+        const run = (fields: Partial<OfflineContainer>): OfflineContainer => {
+            const labels = { [SYNC_ATTEMPT_LABEL]: "first", [SYNC_PUBLISHED_LABEL]: labelOf(plan, SYNC_PUBLISHED_LABEL)!, ...fields.labels };
+            return { id: "f".repeat(64), status: "exited", exitCode: 0, ...fields, labels };
+        };
         const startedAfter = (p: Plan) => get(one(p, CONTAINER, "embeddings-container").inputs, "labels.0.value");
         const local = () => devConfigWith({}, "local");
 
@@ -262,6 +267,21 @@ describe("the local target (local stack under mocks)", () => {
             expect(startedAfter(p)).to.match(/^model-sync exit 0, /);
             expect(p.outputs.runSyncCommand).to.equal(`docker start --attach ${SYNC}-0123456789ab`);
             expect(p.outputs.syncContainer).to.equal(`${SYNC}-0123456789ab`);
+        });
+
+        // Docker refuses a second container of the same name (409 Conflict), and the replacement
+        // is created before the container it replaces goes: seen under the real engine.
+        it("gives the run of a new model list a name of its own, so its container can be created beside the last", async () => {
+            const models = (JSON.parse(local()["warmstart:models"]) as unknown[]).slice(0, 1);
+            const last = run({ id: `0123456789ab${"e".repeat(52)}` });
+            const p = await evaluate("local", devConfigWith({ "warmstart:models": models }, "local"), { docker: { [SYNC]: last } });
+            expect(labelOf(p, SYNC_PUBLISHED_LABEL)).not.to.equal(labelOf(plan, SYNC_PUBLISHED_LABEL));
+            expect(attemptOf(p)).to.equal("after-0123456789ab");
+            expect(syncOf(p).inputs.name).to.equal(`${SYNC}-0123456789ab`);
+            // The same list as that run: nothing to change.
+            const same = await evaluate("local", local(), { docker: { [SYNC]: last } });
+            expect(syncOf(same).inputs.name).to.equal(SYNC);
+            expect(attemptOf(same)).to.equal("first");
         });
 
         it("runs again a container that was created and never ran, or died", async () => {
