@@ -1,5 +1,5 @@
-// The file server a `url` model is downloaded from, at the engine's bridge address: the sync runs
-// in a container on that bridge. It serves fixed bytes per path, counts requests, and can be told
+// The file server a `url` model is downloaded from, on loopback (the sync container runs on the
+// host's network, and plain http is allowed only to loopback). It serves fixed bytes per path, counts requests, and can be told
 // to answer 500 to every request (an upstream outage during an `up`).
 import * as http from "http";
 import type { AddressInfo } from "net";

@@ -77,11 +77,20 @@ export async function startRig(dir: string): Promise<Rig> {
                 ...withUser(rootfs, { name: "node", uid: 1000, gid: 1000, home: "/home/node" }),
                 "home/node": { directory: true, owner: 1000 },
                 "usr/local": { from: node },
+                // The sync's build runs `npm ci` on the builder's network, the host's: where the
+                // host reaches the npm registry through a TLS-inspecting proxy, the image must trust
+                // what the host trusts (Node reads only its own CAs unless told).
+                "etc/ssl/certs/ca-certificates.crt": { from: "/etc/ssl/certs/ca-certificates.crt" },
             },
-            changes: ["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "CMD [\"node\"]"],
+            changes: [
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+                "CMD [\"node\"]",
+            ],
         });
 
-        const models = await startModelServer(engine.bridgeAddress);
+        // The sync runs on the host's network: the model server stays on loopback.
+        const models = await startModelServer("127.0.0.1");
         stops.push(() => models.stop());
         return { dir, engine, upstream, models, timings, stop };
     } catch (e) {
