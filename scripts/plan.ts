@@ -2,6 +2,7 @@
 // prints the resources it would create as a tree, each with what it depends on.
 import { configProblems, StackConfigError } from "../stacks/load";
 import { pricingSchema } from "../stacks/schema";
+import { configErrorMap } from "../stacks/schema/messages";
 import { CostOptions, costOf, costOfPlanFile, diffCost, PricingError, renderCost, renderCostDiff } from "./cost";
 import * as fs from "fs";
 import * as path from "path";
@@ -64,7 +65,7 @@ export function stackCostOptions(stack: string): CostOptions {
 export function costOptionsOf(config: Record<string, string>): CostOptions {
     const raw = config["warmstart:pricing"];
     const pricing: unknown = raw === undefined ? {} : JSON.parse(raw);
-    const parsed = pricingSchema.safeParse(pricing);
+    const parsed = pricingSchema.safeParse(pricing, { error: configErrorMap });
     if (!parsed.success) throw new StackConfigError(configProblems(parsed.error, pricing, ["pricing"]));
     return { overrides: parsed.data.overrides };
 }
@@ -92,41 +93,100 @@ export async function render(plan: Plan, format: Format, cost: CostOptions = {},
     }
 }
 
-/** Rewrites every stack's snapshot and the README's picture. */
-async function updateSnapshots(): Promise<void> {
-    fs.mkdirSync(SNAPSHOT_DIR, { recursive: true });
+/** Where --update-snapshots writes: the snapshots' folder and the picture's two files. */
+export interface SnapshotPaths { dir: string; pictureDot: string; pictureSvg: string }
+
+const SNAPSHOT_PATHS: SnapshotPaths = { dir: SNAPSHOT_DIR, pictureDot: PICTURE_DOT, pictureSvg: PICTURE_SVG };
+
+/** Writes `text` to `file` unless it already holds exactly that; says which. */
+function writeIfChanged(file: string, text: string): "updated" | "unchanged" {
+    if (fs.existsSync(file) && fs.readFileSync(file, "utf8") === text) return "unchanged";
+    fs.writeFileSync(file, text);
+    return "updated";
+}
+
+/**
+ * Rewrites every stack's snapshot and the README's picture; returns a line per file: `updated`
+ * only for a file whose content changed, `unchanged` for one already up to date, `removed` for
+ * the snapshot of a stack file that is gone.
+ */
+export async function updateSnapshots(paths: SnapshotPaths = SNAPSHOT_PATHS): Promise<string[]> {
+    fs.mkdirSync(paths.dir, { recursive: true });
+    const report: string[] = [];
+    const shown = (file: string) => path.relative(REPO_ROOT, file);
     const stacks = listStacks();
-    for (const file of fs.readdirSync(SNAPSHOT_DIR)) {
-        if (file.endsWith(".json") && !stacks.includes(file.slice(0, -5))) fs.rmSync(path.join(SNAPSHOT_DIR, file));
+    for (const file of fs.readdirSync(paths.dir).sort()) {
+        if (!file.endsWith(".json") || stacks.includes(file.slice(0, -5))) continue;
+        fs.rmSync(path.join(paths.dir, file));
+        report.push(`removed ${shown(path.join(paths.dir, file))}`);
     }
     for (const stack of stacks) {
         const plan = await evaluateStack(stack);
-        fs.writeFileSync(path.join(SNAPSHOT_DIR, `${stack}.json`), planJsonText(plan, stackCostOptions(stack)));
+        const file = path.join(paths.dir, `${stack}.json`);
+        report.push(`${writeIfChanged(file, planJsonText(plan, stackCostOptions(stack)))} ${shown(file)}`);
         if (stack === PICTURE_STACK) {
-            fs.writeFileSync(PICTURE_DOT, toDot(plan));
-            fs.writeFileSync(PICTURE_SVG, await toSvg(toDot(plan)));
+            const dot = toDot(plan);
+            report.push(`${writeIfChanged(paths.pictureDot, dot)} ${shown(paths.pictureDot)}`);
+            report.push(`${writeIfChanged(paths.pictureSvg, await toSvg(dot))} ${shown(paths.pictureSvg)}`);
         }
-        console.log(`updated ${path.relative(REPO_ROOT, path.join(SNAPSHOT_DIR, `${stack}.json`))}`);
     }
+    return report;
+}
+
+/** The options `npm run plan` takes, for parseArgs and for --help alike. */
+const OPTIONS = {
+    format: { type: "string", default: "tree" },
+    out: { type: "string" },
+    against: { type: "string" },
+    manifest: { type: "string" },
+    "update-snapshots": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** What `npm run plan -- --help` prints: stacks found, formats, options and exit codes. */
+export function usageText(): string {
+    return [
+        "usage: npm run -s plan -- <stack> [--format FORMAT] [--out FILE] [--against PLAN.json] [--manifest FILE]",
+        "       npm run -s plan -- --update-snapshots",
+        "",
+        "Evaluates Pulumi.<stack>.yaml offline (no cloud account, no Pulumi CLI) and prints what it would create.",
+        "",
+        `stacks (the Pulumi.<stack>.yaml files here): ${listStacks().join(", ")}`,
+        "",
+        "options:",
+        `  --format FORMAT      ${FORMATS.join(", ")} (default tree): the resource tree, the JSON plan with its cost, Graphviz dot, an SVG picture, the cost estimate`,
+        "  --out FILE           write to FILE instead of standard output",
+        "  --against PLAN.json  with --format cost: the difference from a plan written by --format json --out PLAN.json",
+        "  --manifest FILE      with --format cost: bucket storage measured from a sync's manifest.json",
+        "  --update-snapshots   rewrite test/snapshots/<stack>.json for every stack, and the picture of dev",
+        "  -h, --help           print this and exit",
+        "",
+        "exit codes: 0 done; 1 the stack's config or its cost estimate is refused (the message names the key and value); 2 a usage error",
+        "",
+        "npm prints its own banner on standard output: use `npm run -s plan` (or --out) when the output goes to a file.",
+    ].join("\n");
 }
 
 async function main(argv: string[]): Promise<number> {
     let args;
     try {
-        args = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: "string", default: "tree" }, out: { type: "string" }, against: { type: "string" }, manifest: { type: "string" }, "update-snapshots": { type: "boolean", default: false } } });
+        args = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
     } catch (err) {
-        console.error(`${(err as Error).message}\nusage: npm run plan -- <stack> [--format tree|json|dot|svg|cost] [--against PLAN.json] [--manifest FILE] [--out FILE] | --update-snapshots`);
+        console.error(`${(err as Error).message}\n${usageText()}`);
         return 2;
     }
+    if (args.values.help) {
+        console.log(usageText());
+        return 0;
+    }
     if (args.values["update-snapshots"]) {
-        await updateSnapshots();
+        for (const line of await updateSnapshots()) console.log(line);
         return 0;
     }
     const stack = args.positionals[0];
     const format = args.values.format as Format;
-    const usage = `usage: npm run plan -- <stack> [--format ${FORMATS.join("|")}] [--against PLAN.json] [--manifest FILE] [--out FILE] | --update-snapshots   (stacks: ${listStacks().join(", ")})`;
     if (stack === undefined || !FORMATS.includes(format)) {
-        console.error(`${stack === undefined ? "no stack named" : `unknown --format '${format}'`}\n${usage}`);
+        console.error(`${stack === undefined ? "no stack named" : `unknown --format '${format}' (use --format ${FORMATS.join("|")})`}\n${usageText()}`);
         return 2;
     }
     if (args.values.against !== undefined && format !== "cost") {

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { missingBuildPaths } from "./buildPaths";
 import { StackConfig, StackConfigInput, stackConfigSchema } from "./schema";
+import { configErrorMap } from "./schema/messages";
 
 /** The project namespace of every warmstart key in a stack file. */
 export const CONFIG_NAMESPACE = "warmstart";
@@ -66,7 +67,7 @@ function describe(value: unknown): string {
 
 /** Validates a raw configuration object; throws StackConfigError naming each bad key and value. */
 export function parseStackConfig(raw: StackConfigInput | Record<string, unknown>): StackConfig {
-    const result = stackConfigSchema.safeParse(raw);
+    const result = stackConfigSchema.safeParse(raw, { error: configErrorMap });
     if (result.success) return result.data;
     throw new StackConfigError(configProblems(result.error, raw));
 }
@@ -134,7 +135,7 @@ function parseValue(text: string): unknown {
 export function parseFlatConfig(flat: Record<string, string>): StackConfig {
     const unread = unreadNamespaceProblems(flat);
     const raw = flatToRaw(flat);
-    const result = stackConfigSchema.safeParse(raw);
+    const result = stackConfigSchema.safeParse(raw, { error: configErrorMap });
     if (!result.success || unread.length > 0) throw new StackConfigError([...unread, ...(result.success ? [] : configProblems(result.error, raw))]);
     return result.data;
 }

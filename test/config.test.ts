@@ -6,7 +6,7 @@ import { evaluateStack, listStacks, stackFileConfig } from "../scripts/evaluate"
 import * as path from "path";
 import { stackConfigSchema } from "../stacks/schema";
 import { REPO_ROOT } from "../scripts/evaluate";
-import { devConfigWith, evaluateWith, expectRejected } from "./support/plan";
+import { devConfigWith, evaluateWith, expectRejected, ONE_SERVICE } from "./support/plan";
 import { instrument } from "./support/schemaCoverage";
 
 /** The raw value a config key names: `warmstart:services[0].env.PORT` -> raw.services[0].env.PORT. */
@@ -34,8 +34,8 @@ function modelWith(index: number, fields: Record<string, unknown>): Record<strin
 
 describe("stack configuration", () => {
     describe("defaults", () => {
-        it("fills every default from a config that names only the project", () => {
-            const cfg = parseStackConfig({ project: "my-project" });
+        it("fills every default from a config that names only the project and a service", () => {
+            const cfg = parseStackConfig({ project: "my-project", services: ONE_SERVICE });
             expect(cfg.region).to.equal("europe-west1");
             expect(cfg.bases.map((b) => [b.name, b.kind, b.cudaVersion, b.torchVersion])).to.deep.equal([
                 ["runtime", "runtime", "12.8.1", "2.7.1"],
@@ -150,6 +150,7 @@ describe("stack configuration", () => {
             ["a platform stack on an all-in-one stack", { "warmstart:platformStack": "acme/warmstart/platform" }, "warmstart:platformStack"],
             ["a platform stack that is not fully qualified", { "warmstart:layer": "project", "warmstart:platformStack": "platform" }, "warmstart:platformStack"],
             ["a platform stack with services", { "warmstart:layer": "platform", "warmstart:models": [] }, "warmstart:services"],
+            ["a stack without services", { "warmstart:services": [] }, "warmstart:services"],
             ["a platform stack with models", { "warmstart:layer": "platform", "warmstart:services": [] }, "warmstart:models"],
             ["a name prefix with a double hyphen", { "warmstart:namePrefix": "w--s" }, "warmstart:namePrefix"],
             // A service's name becomes its image, its account id and (locally) its container name, beside the program's own.
@@ -169,6 +170,9 @@ describe("stack configuration", () => {
             ["an Ubuntu release by code name", { "warmstart:bases": [{ ...devBases()[0], ubuntuVersion: "noble" }, devBases()[1]] }, "warmstart:bases[0].ubuntuVersion"],
             ["a Python version YAML read as a number", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: 3.1 }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],
             ["a Python version with its name", { "warmstart:bases": [{ ...devBases()[0], pythonVersion: "python3" }, devBases()[1]] }, "warmstart:bases[0].pythonVersion"],
+            // PyTorch 2.7 was published for CUDA 11.8, 12.6 and 12.8 (stacks/torchWheels.ts): no cu129 wheel.
+            ["a PyTorch release with no wheel for the CUDA version", { "warmstart:bases": [{ ...devBases()[0], cudaVersion: "12.9.1", torchVersion: "2.7.1" }, devBases()[1]] }, "warmstart:bases[0].torchVersion"],
+            ["a PyTorch release the wheel table does not know", { "warmstart:bases": [{ ...devBases()[0], torchVersion: "1.0.0" }, devBases()[1]] }, "warmstart:bases[0].torchVersion"],
             ["a torch version 'latest'", { "warmstart:bases": [{ ...devBases()[0], torchVersion: "latest" }, devBases()[1]] }, "warmstart:bases[0].torchVersion"],
             ["an empty base context", { "warmstart:bases": [{ ...devBases()[0], context: "" }, devBases()[1]] }, "warmstart:bases[0].context"],
             ["a target stage with a space", { "warmstart:services": serviceWith(1, { target: "final stage" }) }, "warmstart:services[1].target"],
@@ -232,11 +236,26 @@ describe("stack configuration", () => {
 
         it("accepts every size in Cloud Run's table, and says the allowed range when memory is off", async () => {
             for (const [cpu, memory] of [["0.5", "512Mi"], ["1", "4Gi"], ["2", "8Gi"], ["4", "2Gi"], ["6", "24Gi"], ["8", "32Gi"], ["1000m", "1Gi"]]) {
-                expect(() => parseStackConfig({ project: "my-project", sync: { cpu, memory } }), `${cpu}/${memory}`).not.to.throw();
+                expect(() => parseStackConfig({ project: "my-project", services: ONE_SERVICE, sync: { cpu, memory } }), `${cpu}/${memory}`).not.to.throw();
             }
             const message = await expectRejected({ "warmstart:services": serviceWith(1, { cpu: "2", memory: "16Gi" }) });
             expect(message).to.include('warmstart:services[1].memory: must be between 512Mi and 8Gi with 2 vCPU');
             expect(message).to.include('(value "16Gi")');
+        });
+
+        it("refuses a stack without services, and points to layer: platform for one without", async () => {
+            const message = await expectRejected({ "warmstart:services": [] });
+            expect(message).to.include("warmstart:services: must list at least one service with layer: all (the model cache and its sync serve only this stack's services); for the registry cache and the CUDA bases alone, set warmstart:layer to platform (value [])");
+            expect(await expectRejected({ "warmstart:target": "local", "warmstart:services": [] })).to.include("warmstart:services: must list at least one service with layer: all");
+        });
+
+        it("refuses a CUDA and PyTorch pair with no published wheel, naming both keys and the CUDA versions of that release", async () => {
+            const message = await expectRejected({ "warmstart:bases": [{ ...devBases()[0], cudaVersion: "12.9.1", torchVersion: "2.7.1" }, devBases()[1]] });
+            expect(message).to.include("warmstart:bases[0].torchVersion: has no wheel for cudaVersion 12.9.1: PyTorch 2.7 was published for CUDA 11.8, 12.6, 12.8 (stacks/torchWheels.ts)");
+            // Each pair the table lists passes, on an image NVIDIA publishes (stacks/cudaImages.ts).
+            for (const [cuda, torch] of [["12.9.1", "2.8.0"], ["12.6.3", "2.7.1"], ["12.4.1", "2.5.1"]]) {
+                expect(() => parseStackConfig({ project: "my-project", services: ONE_SERVICE, bases: [{ name: "runtime", kind: "runtime", cudaVersion: cuda, ubuntuVersion: "22.04", pythonVersion: "3.10", torchVersion: torch }] }), `${cuda}/${torch}`).not.to.throw();
+            }
         });
 
         it("names the regions that offer the service's GPU, and leaves a local target's GPU alone", async () => {
@@ -319,7 +338,7 @@ describe("stack configuration", () => {
 
         it("reports every problem at once", () => {
             try {
-                parseStackConfig({ project: "my-project", region: "nowhere", sync: { timeZone: "Nowhere/City" } });
+                parseStackConfig({ project: "my-project", services: ONE_SERVICE, region: "nowhere", sync: { timeZone: "Nowhere/City" } });
                 expect.fail("accepted");
             } catch (err) {
                 expect(err).to.be.instanceOf(StackConfigError);

@@ -6,13 +6,13 @@ import * as os from "os";
 import * as path from "path";
 import { expect } from "chai";
 import { listStacks, REPO_ROOT } from "../scripts/evaluate";
-import { CostEstimate, CostPlan, costOf, diffCost, estimateCost, loadPriceList, measuredSizes, Prices, PricingError, renderCost, renderCostDiff } from "../scripts/cost";
-import { costOptionsOf, planJsonText, render, SNAPSHOT_DIR, stackCostOptions } from "../scripts/plan";
+import { CostEstimate, CostPlan, costOf, costOfPlanFile, diffCost, estimateCost, loadPriceList, measuredSizes, Prices, PricingError, renderCost, renderCostDiff, WRITE_A_PLAN } from "../scripts/cost";
+import { costOptionsOf, FORMATS, planJsonText, render, SNAPSHOT_DIR, stackCostOptions } from "../scripts/plan";
 import { toJsonPlan } from "../scripts/render";
 import { manifestText } from "../images/model-sync/src/store";
 import { StackConfigError } from "../stacks/load";
 import { BUCKET_LOCATIONS, CLOUD_RUN_GPU_REGIONS, CLOUD_RUN_REGION_TIERS, CLOUD_RUN_REGIONS, stackConfigSchema } from "../stacks/schema";
-import { devConfigWith, evaluateWith } from "./support/plan";
+import { devConfigWith, evaluateWith, ONE_SERVICE } from "./support/plan";
 
 const snapshot = (stack: string) => JSON.parse(fs.readFileSync(path.join(SNAPSHOT_DIR, `${stack}.json`), "utf8")) as CostPlan & { cost: CostEstimate };
 const lineOf = (e: CostEstimate, resource: string, item: string) => {
@@ -202,6 +202,23 @@ describe("cost estimate", function () {
             expect(run.stdout).to.include("## Cost of stack `dev`");
         });
 
+        it("says what a file that is not a plan holds, and the command that writes one", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "not-a-plan-"));
+            const banner = path.join(dir, "banner.json");
+            const other = path.join(dir, "other.json");
+            // What `npm run plan -- prod --format json > base.json` writes: npm's banner, then the plan.
+            fs.writeFileSync(banner, `\n> warmstart@0.1.0 plan\n> ts-node --transpile-only scripts/plan.ts prod --format json\n\n${JSON.stringify({ stack: "prod", resources: [], outputs: {} }, null, 2)}`);
+            fs.writeFileSync(other, JSON.stringify({ models: [] }));
+            try {
+                expect(() => costOfPlanFile(banner)).to.throw(PricingError, `--against ${banner}: is not a plan: it starts with "> warmstart@0.1.0 plan", the banner npm prints when run without -s`);
+                expect(() => costOfPlanFile(other)).to.throw(PricingError, "is not a plan: it is JSON without a resources list (it holds an object with keys models)");
+                for (const file of [banner, other]) expect(() => costOfPlanFile(file)).to.throw(PricingError, WRITE_A_PLAN);
+                expect(WRITE_A_PLAN).to.include("npm run -s plan -- <stack> --format json --out base.json");
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
         it("says so when nothing changed", () => {
             const cost = costOf(snapshot("prod"), stackCostOptions("prod"));
             expect(renderCostDiff(diffCost(cost, cost))).to.include("No cost line changed.");
@@ -216,8 +233,8 @@ describe("cost estimate in every region and location the schema accepts", functi
 
     it("walks the schema's own region list: each region is accepted, one beside it is not", () => {
         expect(CLOUD_RUN_REGIONS.length).to.be.greaterThan(30);
-        for (const region of CLOUD_RUN_REGIONS) expect(stackConfigSchema.safeParse({ project: "my-project", region }).success, region).to.equal(true);
-        expect(stackConfigSchema.safeParse({ project: "my-project", region: "europe-west5" }).success).to.equal(false);
+        for (const region of CLOUD_RUN_REGIONS) expect(stackConfigSchema.safeParse({ project: "my-project", services: ONE_SERVICE, region }).success, region).to.equal(true);
+        expect(stackConfigSchema.safeParse({ project: "my-project", services: ONE_SERVICE, region: "europe-west5" }).success).to.equal(false);
     });
 
     // A copy of dev in each region: with its GPU service where Cloud Run offers the L4, CPU only elsewhere
@@ -271,13 +288,13 @@ describe("cost estimate in every region and location the schema accepts", functi
         for (const region of CLOUD_RUN_REGIONS) expect(BUCKET_LOCATIONS, "the bucket's default location is the stack's region").to.include(region);
         for (const location of BUCKET_LOCATIONS) {
             for (const spelt of [location, location.toUpperCase()]) {
-                expect(stackConfigSchema.safeParse({ project: "my-project", modelCache: { location: spelt } }).success, spelt).to.equal(true);
+                expect(stackConfigSchema.safeParse({ project: "my-project", services: ONE_SERVICE, modelCache: { location: spelt } }).success, spelt).to.equal(true);
             }
             const plan = withInputs(snapshot("dev"), "model-cache-bucket", (i) => (i.location = location.toUpperCase()));
             expect(lineOf(estimateCost(plan, prices()), "model-cache-bucket", "storage").prices).to.deep.equal([`storage.standard.${location}`]);
         }
         for (const typo of ["EUROPE-WEST", "eu-west1", "nam9"]) {
-            expect(stackConfigSchema.safeParse({ project: "my-project", modelCache: { location: typo } }).success, typo).to.equal(false);
+            expect(stackConfigSchema.safeParse({ project: "my-project", services: ONE_SERVICE, modelCache: { location: typo } }).success, typo).to.equal(false);
         }
     });
 });
@@ -345,6 +362,16 @@ describe("cost estimate: units, overrides, provenance and the command line", fun
         expect(renderCostDiff(diffCost(dev, dev))).to.include("## Cost change of stack `dev` against the base plan");
     });
 
+    it("prints its usage with --help: the stacks found, the formats, the options and the exit codes", () => {
+        const run = planCommand("--help");
+        expect(run.status, run.stderr).to.equal(0);
+        expect(run.stdout).to.include(`stacks (the Pulumi.<stack>.yaml files here): ${listStacks().join(", ")}`);
+        expect(run.stdout).to.include(`--format FORMAT      ${FORMATS.join(", ")}`);
+        for (const option of ["--out FILE", "--against PLAN.json", "--manifest FILE", "--update-snapshots", "-h, --help"]) expect(run.stdout).to.include(option);
+        expect(run.stdout).to.match(/exit codes: 0 .*; 1 .*; 2 /);
+        expect(planCommand("-h").stdout).to.equal(run.stdout);
+    });
+
     it("names the format it does not know", () => {
         const run = planCommand("dev", "--format", "png");
         expect(run.status).to.equal(2);
@@ -353,22 +380,22 @@ describe("cost estimate: units, overrides, provenance and the command line", fun
     });
 });
 
-describe("cost estimate in the README", () => {
+describe("cost estimate in docs/cost.md", () => {
     it("shows the real estimate of prod", () => {
-        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+        const doc = fs.readFileSync(path.join(REPO_ROOT, "docs", "cost.md"), "utf8");
         const table = renderCost(costOf(snapshot("prod"), stackCostOptions("prod")));
-        // The README nests the table one heading level down; the rows are verbatim.
+        // The page nests the table one heading level down; the rows are verbatim.
         const rows = table.split("\n").filter((l) => l.startsWith("|"));
         expect(rows.length).to.be.greaterThan(10);
-        for (const row of rows) expect(readme, "README's example cost is stale: paste npm run plan -- prod --format cost").to.include(row);
+        for (const row of rows) expect(doc, "docs/cost.md's example cost is stale: paste npm run plan -- prod --format cost").to.include(row);
     });
 
     it("shows the real diff of turning on prod's warm GPU instance", () => {
-        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+        const doc = fs.readFileSync(path.join(REPO_ROOT, "docs", "cost.md"), "utf8");
         const cold = withInputs(snapshot("prod"), "embeddings-service", (i) => (i.template.scaling.minInstanceCount = 0));
         const diff = renderCostDiff(diffCost(costOf(cold, stackCostOptions("prod")), costOf(snapshot("prod"), stackCostOptions("prod"))));
         const lines = diff.split("\n").filter((l) => l.startsWith("|") || l.startsWith("Fixed monthly total"));
         expect(lines.length).to.equal(4);
-        for (const line of lines) expect(readme, "README's example diff is stale").to.include(line);
+        for (const line of lines) expect(doc, "docs/cost.md's example diff is stale").to.include(line);
     });
 });

@@ -147,7 +147,7 @@ describe("the graph (dev stack under mocks)", function () {
     describe("a base change flows through the graph", () => {
         it("a new CUDA version rebuilds the bases, the services on them, and redeploys the services", async () => {
             const bases = JSON.parse(devConfigWith({})["warmstart:bases"]) as Record<string, unknown>[];
-            const changed = await evaluateWith({ "warmstart:bases": bases.map((b) => ({ ...b, cudaVersion: "12.9.1" })) });
+            const changed = await evaluateWith({ "warmstart:bases": bases.map((b) => ({ ...b, cudaVersion: "12.9.1", torchVersion: "2.8.0" })) });
             const digest = (p: Plan, name: string) => String(one(p, IMAGE, name).state.digest);
             const deployed = (p: Plan, name: string) => String(get(one(p, SERVICE, name).inputs, "template.containers.0.image"));
 
@@ -236,8 +236,8 @@ describe("the graph (dev stack under mocks)", function () {
                 expect(err?.message).to.include("warmstart:modelCache.hierarchicalNamespace: cannot change from false to true");
                 expect(err?.message).to.include(`\`pulumi state unprotect '${urn}'\`, then set warmstart:modelCache.bucketPrefix to a new prefix`);
                 expect(err?.message).to.include("gcloud storage rm -r gs://warmstart-models-warmstart-prod-prod");
-                // The README's runbook shows the same command for prod.
-                expect(fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8")).to.include(`pulumi state unprotect '${urn}'`);
+                // The runbook (docs/operations.md) shows the same command for prod.
+                expect(fs.readFileSync(path.join(REPO_ROOT, "docs", "operations.md"), "utf8")).to.include(`pulumi state unprotect '${urn}'`);
             });
 
             // pulumi pkg/resource/deploy/step_generator.go: a replacement is refused ("unable to replace

@@ -9,6 +9,7 @@ import { hubRepoDir } from "../images/model-sync/src/sources/huggingface";
 import { planUrl } from "../images/model-sync/src/sources/url";
 import { LOCK } from "../images/model-sync/src/lock";
 import { MANIFEST, MARKER, STAGING, STATE } from "../images/model-sync/src/store";
+import { ONE_SERVICE } from "./support/plan";
 
 const sha = "a".repeat(64);
 const entries: [string, unknown, boolean][] = [
@@ -43,7 +44,7 @@ const entries: [string, unknown, boolean][] = [
 
 /** Whether the stack loader accepts a one-model list (on the local target, which needs no project). */
 function stackAccepts(entry: unknown): boolean {
-    return stackConfigSchema.safeParse({ target: "local", models: [entry] }).success;
+    return stackConfigSchema.safeParse({ target: "local", services: ONE_SERVICE, models: [entry] }).success;
 }
 
 /** Whether the sync program's CLI parser accepts it as MODELS_JSON. */

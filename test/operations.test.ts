@@ -240,15 +240,15 @@ describe("operations", () => {
             for (const repo of byType(prod, "gcp:artifactregistry/repository:Repository")) expect(repo.options.retainOnDelete, repo.name).to.equal(true);
         });
 
-        it("tears prod down whole once deletionProtection is off, the bucket and its models included, as the README says", async () => {
+        it("tears prod down whole once deletionProtection is off, the bucket and its models included, as docs/operations.md says", async () => {
             const off = await evaluateWith({ "warmstart:deletionProtection": "false" }, "prod");
             const bucket = one(off, "gcp:storage/bucket:Bucket", "model-cache-bucket");
             expect([bucket.options.protect, bucket.options.retainOnDelete, bucket.inputs.forceDestroy]).to.deep.equal([undefined, undefined, true]);
             for (const job of byType(off, "gcp:cloudrunv2/job:Job")) expect(job.inputs.deletionProtection, job.name).to.equal(false);
             for (const svc of byType(off, "gcp:cloudrunv2/service:Service")) expect(svc.inputs.deletionProtection, svc.name).to.equal(false);
             expect(off.resources.filter((r) => r.options.protect || r.options.retainOnDelete).map((r) => r.name)).to.deep.equal([]);
-            const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-            const teardown = readme.slice(readme.indexOf("To really tear down a prod stack"), readme.indexOf("### First deploy"));
+            const doc = fs.readFileSync(path.join(REPO_ROOT, "docs", "operations.md"), "utf8");
+            const teardown = doc.slice(doc.indexOf("To really tear down a prod stack"), doc.indexOf("## First deploy"));
             expect(teardown).to.include("`pulumi destroy`, which deletes everything: the bucket with every model in it");
             expect(teardown).not.to.match(/left in GCP|kept|retained on delete\)/);
         });
@@ -263,11 +263,11 @@ describe("operations", () => {
     });
 
     describe("runbook", () => {
-        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-        const runbook = readme.slice(readme.indexOf("## Operations"));
+        const runbook = fs.readFileSync(path.join(REPO_ROOT, "docs", "operations.md"), "utf8");
 
-        it("exists, and its commands read names from the stack's real outputs", () => {
-            expect(readme).to.include("## Operations");
+        it("exists, is linked from the README, and its commands read names from the stack's real outputs", () => {
+            expect(runbook).to.match(/^# Operations\n/);
+            expect(fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8")).to.include("](docs/operations.md)");
             const used = [...runbook.matchAll(/pulumi stack output (\w+)/g)].map((m) => m[1]);
             expect(used.length).to.be.at.least(4);
             for (const output of used) expect(Object.keys(dev.outputs), output).to.include(output);

@@ -8,32 +8,18 @@ import { evaluateStack, listStacks, REPO_ROOT, stackFileConfig } from "../script
 import { renderTree, SNAPSHOT_DIR } from "../scripts/plan";
 import { CONFIG_KEYS } from "../stacks/load";
 import { stackConfigSchema } from "../stacks/schema";
-
-type JsonSchema = { properties?: Record<string, JsonSchema>; items?: JsonSchema; oneOf?: JsonSchema[]; anyOf?: JsonSchema[] };
-
-/** Every key path of the schema, written as the README writes them: `services[].gpu.type`. */
-function keyPaths(schema: JsonSchema, prefix = ""): string[] {
-    const out: string[] = [];
-    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
-        const here = `${prefix}${key}`;
-        out.push(here);
-        out.push(...keyPaths(sub, `${here}.`));
-        for (const variant of [sub.items, ...(sub.items?.oneOf ?? []), ...(sub.items?.anyOf ?? [])]) {
-            if (variant !== undefined) out.push(...keyPaths(variant, `${here}[].`));
-        }
-    }
-    return [...new Set(out)];
-}
+import { keyPaths, stackJsonSchema } from "./support/schemaKeys";
 
 describe("documentation", () => {
     const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
 
     it("documents every configuration key the schema accepts", () => {
-        const schema = z.toJSONSchema(stackConfigSchema, { io: "input", unrepresentable: "any" }) as JsonSchema;
-        const paths = keyPaths(schema).map((p) => (p === "project" ? "gcp:project" : p));
+        const paths = keyPaths(stackJsonSchema()).map((p) => (p === "project" ? "gcp:project" : p));
         expect(paths.length).to.be.greaterThan(50);
-        const missing = paths.filter((p) => !readme.includes(`\`${p}\``) && !readme.includes(`\`${p}:`));
-        expect(missing, "keys missing from the README's configuration reference").to.deep.equal([]);
+        const reference = fs.readFileSync(path.join(REPO_ROOT, "docs", "configuration.md"), "utf8");
+        const missing = paths.filter((p) => !reference.includes(`\`${p}\``) && !reference.includes(`\`${p}:`));
+        expect(missing, "keys missing from the configuration reference, docs/configuration.md").to.deep.equal([]);
+        expect(readme).to.include("](docs/configuration.md)");
     });
 
     it("declares every program key in Pulumi.yaml with a description", () => {

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { expect } from "chai";
 import { evaluateStack, listStacks, Plan, REPO_ROOT } from "../scripts/evaluate";
-import { PICTURE_DOT, PICTURE_STACK, PICTURE_SVG, SNAPSHOT_DIR } from "../scripts/plan";
+import { PICTURE_DOT, PICTURE_STACK, PICTURE_SVG, SNAPSHOT_DIR, updateSnapshots } from "../scripts/plan";
 import { diffPlans, JsonPlan, jsonText, toDot, toJsonPlan, toSvg } from "../scripts/render";
 import { evaluateWith } from "./support/plan";
 
@@ -46,7 +46,8 @@ describe("reviewing changes", function () {
 
         it("shows a changed component as a readable diff", async () => {
             const before = toJsonPlan(await evaluateStack("dev"));
-            const bases = [{ name: "runtime", kind: "runtime", cudaVersion: "12.9.1" }, { name: "devel", kind: "devel", cudaVersion: "12.9.1" }];
+            // PyTorch 2.8 is published for CUDA 12.9 (stacks/torchWheels.ts); 2.7, the default, is not.
+            const bases = [{ name: "runtime", kind: "runtime", cudaVersion: "12.9.1", torchVersion: "2.8.0" }, { name: "devel", kind: "devel", cudaVersion: "12.9.1", torchVersion: "2.8.0" }];
             const after = toJsonPlan(await evaluateWith({ "warmstart:bases": bases }));
             const diff = diffPlans(before, after, 1000);
             expect(diff).to.include.members([
@@ -57,6 +58,29 @@ describe("reviewing changes", function () {
             const removed = diffPlans(before, { ...before, resources: before.resources.filter((r) => r.name !== "model-sync-schedule") });
             expect(removed).to.deep.equal(["- gcp:cloudscheduler/job:Job model-sync-schedule"]);
         });
+    });
+
+    it("--update-snapshots says updated only for a file whose content it changed", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "snapshots-"));
+        const paths = { dir: path.join(dir, "snapshots"), pictureDot: path.join(dir, "graph.dot"), pictureSvg: path.join(dir, "graph.svg") };
+        try {
+            fs.mkdirSync(paths.dir);
+            fs.writeFileSync(path.join(paths.dir, "gone.json"), "{}\n");
+            const first = await updateSnapshots(paths);
+            const files = [...listStacks().map((s) => path.join(paths.dir, `${s}.json`)), paths.pictureDot, paths.pictureSvg].map((f) => path.relative(REPO_ROOT, f)).sort();
+            expect(first.filter((l) => l.startsWith("removed "))).to.deep.equal([`removed ${path.relative(REPO_ROOT, path.join(paths.dir, "gone.json"))}`]);
+            expect(first.filter((l) => l.startsWith("updated ")).map((l) => l.slice(8)).sort()).to.deep.equal(files);
+            // One file edited by hand: only it is rewritten, the rest are said to be unchanged.
+            const prod = path.join(paths.dir, "prod.json");
+            const written = fs.readFileSync(prod, "utf8");
+            fs.writeFileSync(prod, `${written} `);
+            const again = await updateSnapshots(paths);
+            expect(again.filter((l) => l.startsWith("updated "))).to.deep.equal([`updated ${path.relative(REPO_ROOT, prod)}`]);
+            expect(again.filter((l) => l.startsWith("unchanged ")).length).to.equal(files.length - 1);
+            expect(fs.readFileSync(prod, "utf8")).to.equal(written);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     describe("the picture", () => {

@@ -242,7 +242,7 @@ install_plugin() { # tool plugin-name version
     local bin
     [ -d "$pulumi_home/plugins/resource-$2-v$3" ] && [ -f "$pulumi_home/plugins/resource-$2-v$3/pulumi-resource-$2" ] && return 0
     bin="$(tool_dir "$1")/bin/pulumi-resource-$2"
-    PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$(tool_dir pulumi)/bin/pulumi" plugin install resource "$2" "$3" --file "$bin" --reinstall >/dev/null
+    PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$(tool_dir pulumi)/bin/pulumi" plugin install resource "$2" "$3" --file "$bin" --reinstall >/dev/null 2>&1
     echo "plugin $2 $3: installed into $pulumi_home"
 }
 

@@ -26,7 +26,7 @@ export interface MonitoringArgs {
     bucketQuotaGiB?: number;
     /** Share of the quota that alerts (0.8 = 80 %). */
     bucketUsageThreshold: number;
-    /** Link shown in every alert, e.g. the README's Operations section. */
+    /** Link shown in every alert, e.g. the runbook, docs/operations.md. */
     runbookUrl?: string;
 }
 

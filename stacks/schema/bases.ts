@@ -1,6 +1,8 @@
-// bases: the CUDA base variants, each an NVIDIA image that exists with the Python its Ubuntu ships.
+// bases: the CUDA base variants, each an NVIDIA image that exists with the Python its Ubuntu ships
+// and a PyTorch release published for its CUDA version.
 import { z } from "zod";
 import { cudaImageProblem } from "../cudaImages";
+import { torchWheelProblem } from "../torchWheels";
 import { relativePath, resourceName, uniqueNames, version, versionString } from "./common";
 
 /** The Python each Ubuntu release ships: the CUDA base installs it from the release's packages. */
@@ -22,6 +24,9 @@ export const baseVariantSchema = z.strictObject({
 }).superRefine((b, ctx) => {
     const image = cudaImageProblem(b.cudaVersion, b.ubuntuVersion);
     if (image !== undefined) ctx.addIssue({ code: "custom", path: [image.key], message: image.message, input: b[image.key] });
+    // Only for a CUDA version with an image: otherwise that is the problem to fix first.
+    const wheel = image?.key === "cudaVersion" ? undefined : torchWheelProblem(b.cudaVersion, b.torchVersion);
+    if (wheel !== undefined) ctx.addIssue({ code: "custom", path: [wheel.key], message: wheel.message, input: b.torchVersion });
     const shipped = UBUNTU_PYTHON[b.ubuntuVersion];
     if (shipped !== undefined && shipped !== b.pythonVersion) {
         ctx.addIssue({ code: "custom", path: ["pythonVersion"], message: `must be ${shipped}, the Python of Ubuntu ${b.ubuntuVersion} (the base installs the release's python${shipped})`, input: b.pythonVersion });

@@ -89,6 +89,11 @@ export const stackConfigSchema = z
             if (cfg.services.length > 0) ctx.addIssue({ code: "custom", path: ["services"], message: "must be empty with layer: platform (projects build services on the platform's bases)", input: cfg.services });
             if (cfg.models.length > 0) ctx.addIssue({ code: "custom", path: ["models"], message: "must be empty with layer: platform (each project syncs its own models)", input: cfg.models });
         }
+        // Without a service the model cache has no reader (only this stack's services are granted
+        // read): a stack of the registry cache and bases alone is layer: platform.
+        if (cfg.layer !== "platform" && cfg.services.length === 0) {
+            ctx.addIssue({ code: "custom", path: ["services"], message: `must list at least one service with layer: ${cfg.layer} (the model cache and its sync serve only this stack's services); for the registry cache and the CUDA bases alone, set warmstart:layer to platform`, input: cfg.services });
+        }
         const baseKinds = new Map(cfg.bases.map((b) => [b.name, b.kind]));
         const knownBases = [...baseKinds.keys()].join(", ") || "none";
         cfg.services.forEach((svc, i) => {

@@ -52,6 +52,12 @@ export const serviceSchema = z.strictObject({
 }).superRefine((svc, ctx) => {
     const collision = serviceNameCollision(svc.name);
     if (collision !== undefined) ctx.addIssue({ code: "custom", path: ["name"], message: `${collision}: choose another name`, input: svc.name });
+    // The GPU's minimums first: a CPU under them is the cause of any memory problem that follows.
+    if (svc.gpu !== undefined) {
+        // Cloud Run GPU instances need at least 4 vCPU and 16 GiB, and always-allocated CPU.
+        if (cpuCount(svc.cpu) < 4) ctx.addIssue({ code: "custom", path: ["cpu"], message: "must be at least 4 with a GPU (Cloud Run's minimum)", input: svc.cpu });
+        if (memoryMiB(svc.memory) < 16 * 1024) ctx.addIssue({ code: "custom", path: ["memory"], message: "must be at least 16Gi with a GPU (Cloud Run's minimum)", input: svc.memory });
+    }
     const memory = memoryProblem(svc.memory, svc.cpu);
     if (memory !== undefined) ctx.addIssue({ code: "custom", path: ["memory"], message: memory, input: svc.memory });
     if (svc.minInstances > svc.maxInstances) {
@@ -61,11 +67,6 @@ export const serviceSchema = z.strictObject({
         if (RESERVED_ENV.includes(name)) {
             ctx.addIssue({ code: "custom", path: ["env", name], message: `is set by warmstart itself (reserved: ${RESERVED_ENV.join(", ")})`, input: name });
         }
-    }
-    if (svc.gpu !== undefined) {
-        // Cloud Run GPU instances need at least 4 vCPU and 16 GiB, and always-allocated CPU.
-        if (cpuCount(svc.cpu) < 4) ctx.addIssue({ code: "custom", path: ["cpu"], message: "must be at least 4 with a GPU (Cloud Run's minimum)", input: svc.cpu });
-        if (memoryMiB(svc.memory) < 16 * 1024) ctx.addIssue({ code: "custom", path: ["memory"], message: "must be at least 16Gi with a GPU (Cloud Run's minimum)", input: svc.memory });
     }
 });
 

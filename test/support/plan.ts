@@ -4,6 +4,9 @@ import { evaluate, EvaluationError, FlatConfig, Plan, PlannedResource, stackFile
 
 export { Plan, PlannedResource };
 
+/** The smallest services list a stack takes (a stack must have a service unless it is a platform). */
+export const ONE_SERVICE = [{ name: "api", context: "images/services/api", base: "runtime" }];
+
 /** The dev stack's config with some keys replaced (objects given as values, not JSON). */
 export function devConfigWith(overrides: Record<string, unknown>, stack = "dev"): FlatConfig {
     const config = stackFileConfig(stack);
