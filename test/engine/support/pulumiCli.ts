@@ -51,7 +51,9 @@ export class PulumiCli {
             child, done,
             // The CLI itself, not npm or the script in front of it: the process named `pulumi`.
             killCli: () => {
-                const cli = descendants(child.pid!).find((p) => p.comm === "pulumi");
+                // npm runs a shell that runs scripts/engine.sh, which execs the CLI.
+                const self = spawnSync("ps", ["-o", "comm=", "-p", String(child.pid)], { encoding: "utf8" }).stdout.trim();
+                const cli = [{ pid: child.pid!, comm: self }, ...descendants(child.pid!)].find((p) => p.comm === "pulumi");
                 if (cli === undefined) return false;
                 process.kill(cli.pid, "SIGKILL");
                 return true;
