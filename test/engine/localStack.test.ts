@@ -175,6 +175,12 @@ describe("the local stack under the real engine", function () {
         expect(filled.done).to.equal(filled.actual);
         expect(filled.parsed.models.map((m) => [m.name, m.revision])).to.deep.equal([[MODEL, sha256(served["model-v1.bin"])]]);
         expect(containerOf(out.syncContainer), "the sync container").to.include({ state: "exited" });
+        // The sync's log stays in Docker: none of it in the stack's state.
+        const syncLog = rig.engine.docker(["logs", out.syncContainer]).trim().split("\n");
+        expect(syncLog.length, "the sync's log").to.be.greaterThan(0);
+        const state = (await cli.ok("stack", "export", "-s", STACK)).out;
+        // As the state's JSON spells a log line (quotes escaped).
+        for (const line of syncLog) expect(state, "the exported state").not.to.include(JSON.stringify(line.trim()).slice(1, -1));
 
         // The service answers, having read the model's bytes from the read-only cache.
         expect(await serviceGet("/healthz")).to.deep.equal({ status: 200, body: "ok" });
@@ -239,7 +245,7 @@ describe("the local stack under the real engine", function () {
         expect(containers().filter((c) => c.name.startsWith(`ws-${STACK}-model-sync`)).map((c) => c.name)).to.deep.equal([after.syncContainer]);
     });
 
-    step("the CLI killed mid-build: the README's recovery, then up converges with no orphan", async () => {
+    step("the CLI killed mid-build: the operations guide's recovery, then up converges with no orphan", async () => {
         // A change to the service's source, with a step slow enough to be caught running.
         const dockerfile = path.join(REPO_ROOT, SERVICE_CONTEXT, "Dockerfile");
         fs.appendFileSync(dockerfile, "RUN sleep 45 && echo rebuilt > /home/app/rebuilt\n");
@@ -255,7 +261,7 @@ describe("the local stack under the real engine", function () {
         const killed = await up.done;
         expect(killed.status).not.to.equal(0);
 
-        // What the README says to run after an interrupted `pulumi up`, in its order.
+        // What docs/operations.md says to run after an interrupted `pulumi up`, in its order.
         for (const [, ...args] of recoveryCommands()) {
             const filled = args.map((a) => (a === "<stack>" ? STACK : a));
             // Commands that evaluate the stack's config read it from the run's file.
