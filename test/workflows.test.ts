@@ -34,6 +34,15 @@ describe("GitHub workflows", () => {
         expect(wf.jobs.test.steps.map((s) => s.run ?? "").join("\n")).to.include(".ci/run");
     });
 
+    it("keeps the tools built from source between runs, keyed on everything that builds them", () => {
+        const wf = parseYaml(read("test.yml")) as { jobs: { test: { env: Record<string, string>; steps: { uses?: string; run?: string; with?: Record<string, string> }[] } } };
+        const cache = wf.jobs.test.steps.find((s) => s.uses?.startsWith("actions/cache@"))!;
+        expect(cache.with.path).to.equal("${{ env.WARMSTART_TOOLS }}");
+        expect(cache.with.key).to.include("hashFiles('tools/**')");
+        // .ci/run runs under sudo: the cache's folder must reach tools/build.sh.
+        expect(wf.jobs.test.steps.map((s) => s.run ?? "").join("\n")).to.match(/--preserve-env=[^ ]*WARMSTART_TOOLS/);
+    });
+
     // Current majors, read 2026-11: pulumi/actions CHANGELOG 7.0.0 (node 24 runtime),
     // google-github-actions/auth README ("uses: google-github-actions/auth@v3").
     it("uses the current majors of the Pulumi and Google auth actions", () => {
