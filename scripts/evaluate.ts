@@ -9,6 +9,7 @@ import { mocksFor, StackOutputs, StateOverrides } from "./offline/mocks";
 import { PlannedResource, recordMonitor } from "./offline/recorder";
 import { FlatConfig, PROJECT, REPO_ROOT, stackFileConfig } from "./offline/stackFiles";
 import { parseFlatConfig } from "../stacks/load";
+import { SELF_MANAGED_ORGANIZATION } from "../stacks/platformStack";
 
 export { FlatConfig, listStacks, projectDefaults, REPO_ROOT, stackFileConfig } from "./offline/stackFiles";
 export { DockerContainers } from "./offline/dockerEngine";
@@ -55,7 +56,7 @@ async function resolveOutputs(program: Record<string, unknown>): Promise<Record<
 }
 
 /** The organization offline stacks live in (the local backend's). */
-export const ORGANIZATION = "organization";
+export const ORGANIZATION = SELF_MANAGED_ORGANIZATION;
 
 /** The variables that point a Docker client at an engine: the offline engine's while the program runs. */
 const DOCKER_CLIENT_ENV = ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] as const;
@@ -66,7 +67,7 @@ const DOCKER_CLIENT_ENV = ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH
  * given. The Docker engine the program reads (the local target asks it about its sync container)
  * is an offline one that knows `docker`: none, unless given.
  */
-export async function evaluate(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown>; state?: StateOverrides; docker?: DockerContainers } = {}): Promise<Plan> {
+export async function evaluate(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown>; state?: StateOverrides; docker?: DockerContainers; organization?: string } = {}): Promise<Plan> {
     const engine = await startOfflineDockerEngine(opts.docker);
     const clientEnv = Object.fromEntries(DOCKER_CLIENT_ENV.map((name) => [name, process.env[name]]));
     for (const name of DOCKER_CLIENT_ENV) delete process.env[name];
@@ -82,10 +83,20 @@ export async function evaluate(stack: string, config: FlatConfig, opts: { stackR
     }
 }
 
-async function evaluateOnEngine(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown>; state?: StateOverrides }): Promise<Plan> {
+/**
+ * The organization a stack is evaluated in: a project stack shares its platform stack's backend,
+ * so it is in the organization its platformStack names; any other stack in the local backend's.
+ */
+export function organizationOf(config: FlatConfig): string {
+    const platformStack = config[`${PROJECT}:platformStack`];
+    return config[`${PROJECT}:layer`] === "project" && platformStack ? platformStack.split("/")[0] : ORGANIZATION;
+}
+
+async function evaluateOnEngine(stack: string, config: FlatConfig, opts: { stackReferences?: StackOutputs; previousOutputs?: Record<string, unknown>; state?: StateOverrides; organization?: string }): Promise<Plan> {
     pulumi.runtime.setAllConfig(config);
-    const stackReferences = { ...opts.stackReferences, [`${ORGANIZATION}/${PROJECT}/${stack}`]: opts.previousOutputs ?? {} };
-    await pulumi.runtime.setMocks(mocksFor(stackReferences, opts.state), PROJECT, stack, false, ORGANIZATION);
+    const organization = opts.organization ?? organizationOf(config);
+    const stackReferences = { ...opts.stackReferences, [`${organization}/${PROJECT}/${stack}`]: opts.previousOutputs ?? {} };
+    await pulumi.runtime.setMocks(mocksFor(stackReferences, opts.state), PROJECT, stack, false, organization);
     const recording = recordMonitor();
     forgetProgram();
     // Pulumi's Node language host fails the run on an unhandled rejection, e.g. an apply that

@@ -167,6 +167,14 @@ export function usageText(): string {
     ].join("\n");
 }
 
+/**
+ * Writes `text` and resolves once the stream has handed all of it to the OS. A pipe takes 64 KiB
+ * at a time; Node queues the rest and `process.exit` drops whatever a slow reader has not taken.
+ */
+function writeWhole(stream: NodeJS.WritableStream, text: string): Promise<void> {
+    return new Promise((resolve, reject) => stream.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
 async function main(argv: string[]): Promise<number> {
     let args;
     try {
@@ -197,7 +205,7 @@ async function main(argv: string[]): Promise<number> {
         const cost = { ...stackCostOptions(stack), manifestFile: args.values.manifest };
         const output = await render(await evaluateStack(stack), format, cost, args.values.against);
         if (args.values.out !== undefined) fs.writeFileSync(args.values.out, output);
-        else process.stdout.write(output);
+        else await writeWhole(process.stdout, output);
         return 0;
     } catch (err) {
         const cause = err instanceof EvaluationError ? err.cause : err;

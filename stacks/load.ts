@@ -4,6 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { missingBuildPaths } from "./buildPaths";
+import { platformStackProblems } from "./platformStack";
 import { StackConfig, StackConfigInput, stackConfigSchema } from "./schema";
 import { configErrorMap } from "./schema/messages";
 
@@ -147,6 +148,8 @@ export function parseFlatConfig(flat: Record<string, string>): StackConfig {
 export function loadStackConfig(root: string = process.cwd()): StackConfig {
     const flat = pulumi.runtime.allConfig();
     const cfg = parseFlatConfig(flat);
+    const organization = platformStackProblems(cfg.platformStack, pulumi.getOrganization());
+    if (organization.length > 0) throw new StackConfigError(organization);
     const missing = missingBuildPaths(cfg, root);
     if (missing.length > 0) {
         const raw = flatToRaw(flat);

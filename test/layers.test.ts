@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { evaluate, EvaluationError, evaluateStack, stackFileConfig } from "../scripts/evaluate";
+import { parseFlatConfig } from "../stacks/load";
 import { byType, evaluateWith, get, one, Plan } from "./support/plan";
 
 const IMAGE = "docker-build:index:Image";
@@ -119,6 +120,27 @@ describe("platform and project layers", () => {
             const err = await evaluate("project-example", config).then(() => undefined, (e: unknown) => e as EvaluationError);
             expect(err?.message).to.include("warmstart:platformStack: is required with layer: project");
             expect(err?.registered).to.equal(0);
+        });
+
+        it("refuses, on a self-managed backend, a platformStack in another organization before any resource, naming the key and the form to use", async () => {
+            // A file:// or gs:// backend runs every stack in the organization `organization`.
+            const err = await evaluate("project-example", stackFileConfig("project-example"), { organization: "organization" }).then(() => undefined, (e: unknown) => e as EvaluationError);
+            expect(err?.message).to.include("warmstart:platformStack: names the organization 'acme', but this stack is on a self-managed backend");
+            expect(err?.message).to.include("set organization/warmstart/platform");
+            expect(err?.registered).to.equal(0);
+        });
+
+        it("reads organization/<project>/<stack> on a self-managed backend, and <org>/<project>/<stack> on Pulumi Cloud", async () => {
+            const platform = (await evaluateStack("platform")).outputs;
+            const selfManaged = { ...stackFileConfig("project-example"), "warmstart:platformStack": "organization/warmstart/platform" };
+            const onFile = await evaluate("project-example", selfManaged, { organization: "organization", stackReferences: { "organization/warmstart/platform": platform } });
+            const inCloud = await evaluate("project-example", stackFileConfig("project-example"), { organization: "acme", stackReferences: { [PLATFORM]: platform } });
+            expect(onFile.resources.length).to.equal(inCloud.resources.length);
+        });
+
+        it("names both backends' forms when platformStack is not fully qualified", () => {
+            const parse = () => parseFlatConfig({ ...stackFileConfig("project-example"), "warmstart:platformStack": "warmstart/platform" });
+            expect(parse).to.throw(/warmstart:platformStack: must be a fully qualified stack name, <org>\/<project>\/<stack>: on Pulumi Cloud .*acme\/warmstart\/platform.*self-managed backend .*organization\/warmstart\/platform/);
         });
 
         it("names the unset platformStack in the offline plan, before looking for a platform stack file", async () => {

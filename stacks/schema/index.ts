@@ -4,6 +4,7 @@
 // truth for what is inside objects and lists, for what Cloud Run and NVIDIA offer, and for cross-field rules.
 import { z } from "zod";
 import { CLOUD_RUN_GPU_REGIONS } from "../cloudRun";
+import { PLATFORM_STACK_FORMS } from "../platformStack";
 import { baseListSchema } from "./bases";
 import { gcpRegion, lowercaseName } from "./common";
 import { localSchema, localServicePorts } from "./local";
@@ -47,7 +48,7 @@ export const stackConfigSchema = z
          */
         layer: z.enum(LAYERS).default("all"),
         /** The platform stack a project stack builds on, `<org>/<project>/<stack>`. */
-        platformStack: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be a fully qualified stack name such as acme/warmstart/platform").optional(),
+        platformStack: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, `must be a fully qualified stack name, ${PLATFORM_STACK_FORMS}`).optional(),
         /** Prefix of every resource name; keeps two stacks in one project apart. */
         namePrefix: lowercaseName(12, " (it prefixes service account ids, which GCP limits to 30)").default("ws"),
         /** Cloud Run deletion protection (on in prod, off in dev so `pulumi destroy` works). */
@@ -66,7 +67,7 @@ export const stackConfigSchema = z
     })
     .superRefine((cfg, ctx) => {
         if (cfg.layer === "project" && cfg.platformStack === undefined) {
-            ctx.addIssue({ code: "custom", path: ["platformStack"], message: "is required with layer: project (the platform stack to build on, e.g. acme/warmstart/platform)", input: undefined });
+            ctx.addIssue({ code: "custom", path: ["platformStack"], message: `is required with layer: project (the platform stack to build on, ${PLATFORM_STACK_FORMS})`, input: undefined });
         }
         if (cfg.layer !== "project" && cfg.platformStack !== undefined) {
             ctx.addIssue({ code: "custom", path: ["platformStack"], message: `is only read with layer: project (this stack's layer is ${cfg.layer})`, input: cfg.platformStack });
