@@ -32,8 +32,12 @@ export function lintDockerfile(text: string, file: string, contextDir?: string):
     const instructions = dockerfile.getInstructions();
     const froms = dockerfile.getFROMs();
 
-    if (!dockerfile.getDirectives().some((d) => d.getName().toLowerCase() === "syntax")) {
-        add("syntax-directive", 1, "start with `# syntax=docker/dockerfile:1.7` so cache mounts and COPY --chmod work on any builder");
+    // The builder pulls a `# syntax=` frontend from Docker Hub itself, before the build and past the
+    // registry cache (REGISTRY_MIRROR applies to FROM lines only), so an offline builder fails at
+    // once; the Dockerfile frontend built into BuildKit already has cache mounts and COPY --chmod.
+    const syntax = dockerfile.getDirectives().find((d) => d.getName().toLowerCase() === "syntax");
+    if (syntax !== undefined) {
+        add("no-syntax-directive", syntax.getRange().start.line + 1, "drop the `# syntax=` directive: the builder would pull its frontend from Docker Hub past the registry cache; BuildKit's built-in Dockerfile frontend has cache mounts and COPY --chmod");
     }
 
     // Stages: instructions grouped under their FROM.

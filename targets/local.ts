@@ -74,8 +74,9 @@ function deployLocally({ cfg, prefix, images }: WorkloadInputs): WorkloadOutputs
         hostPort: hostPorts[i], gpu: svc.gpu !== undefined,
         // Like seeding on GCP: a fresh stack's services start after the first sync finished.
         startAfter: [sync.container],
-        // A failed sync stops the deployment here: no service starts on a broken cache.
-        startWhen: sync.succeeded.apply((code) => `${SYNC_NAME} exit ${code ?? "unknown"}`),
+        // A failed sync stops the deployment here: no service starts on a broken cache. A new
+        // model list published restarts the services on it (they load their models at start).
+        startWhen: sync.published,
     }));
     return {
         serviceUrls: Object.fromEntries(services.map((s, i) => [cfg.services[i].name, s.url])),

@@ -7,7 +7,8 @@ import { parse as parseYaml } from "yaml";
 import { MODEL_MOUNT_PATH } from "../contract/modelCache";
 import { buildkitdConfig, registryConfig } from "../components/local/registry";
 import type { OfflineContainer } from "../scripts/offline/dockerEngine";
-import { isSyncContainerName, requireSyncSuccess, SYNC_ATTEMPT_LABEL, SYNC_USER, syncContainerName, syncContainerNameFilter } from "../components/local/modelSync";
+import { isSyncContainerName, requireSyncSuccess, SYNC_ATTEMPT_LABEL, SYNC_PUBLISHED_LABEL, SYNC_USER, syncContainerName, syncContainerNameFilter } from "../components/local/modelSync";
+import { dockerCpus } from "../components/local/modelService";
 import { hostPathProblem } from "../targets/local";
 import { evaluate, EvaluationError, evaluateStack, REPO_ROOT } from "../scripts/evaluate";
 import { byType, devConfigWith, dependsOn, evaluateWith, expectRejected, get, one, Plan } from "./support/plan";
@@ -91,6 +92,12 @@ describe("the local target (local stack under mocks)", () => {
             }
         });
 
+        // images/model-sync/src/models.ts allows plain http only to loopback: on the default
+        // bridge a container's loopback is its own, so such a model was out of the sync's reach.
+        it("runs the sync on the host's network, where a loopback model URL is the host's", () => {
+            expect(one(plan, CONTAINER, "model-sync-container").inputs.networkMode).to.equal("host");
+        });
+
         // kreuzwerker/terraform-provider-docker resource_docker_container_funcs.go: with `logs` the
         // provider copies an attached container's whole output into `container_logs`, which the
         // state then holds in plain text; without it, only Docker keeps the log.
@@ -107,7 +114,8 @@ describe("the local target (local stack under mocks)", () => {
             expect(() => requireSyncSuccess("ws-local-model-sync", 3)).to.throw(/ws-local-model-sync exited with code 3/);
             expect(requireSyncSuccess("s", 0)).to.equal(0);
             const ok = await evaluate("local", devConfigWith({}, "local"), { state: { "model-sync-container": { exitCode: 0 } } });
-            expect(get(one(ok, CONTAINER, "embeddings-container").inputs, "labels.0")).to.deep.equal({ label: "warmstart.started-after", value: "model-sync exit 0" });
+            expect(get(one(ok, CONTAINER, "embeddings-container").inputs, "labels.0")).to.deep.include({ label: "warmstart.started-after" });
+            expect(get(one(ok, CONTAINER, "embeddings-container").inputs, "labels.0.value")).to.match(/^model-sync exit 0, published [0-9a-f]{12}$/);
             try {
                 await evaluate("local", devConfigWith({}, "local"), { state: { "model-sync-container": { exitCode: 1 } } });
                 expect.fail("a failed sync was accepted");
@@ -130,7 +138,20 @@ describe("the local target (local stack under mocks)", () => {
             services[1] = { ...services[1], cpu: "500m", memory: "512Mi" };
             const p = await evaluateWith({ "warmstart:services": services }, "local");
             const name = `${String(services[1].name)}-container`;
-            expect(one(p, CONTAINER, name).inputs).to.include({ cpus: "0.5", memory: 512 });
+            expect(one(p, CONTAINER, name).inputs).to.include({ cpus: "0.5", memory: 512, memorySwap: 512 });
+        });
+
+        // kreuzwerker/terraform-provider-docker: `cpus` is read back with nanoInt64ToDecimalString
+        // (helpers.go), `memory_swap` from HostConfig.MemorySwap and healthcheck durations with Go's
+        // Duration.String() (resource_docker_container_funcs.go): an input spelled otherwise is a
+        // diff on every `up` (seen under the real engine: `[diff: -memorySwap~cpus,healthcheck]`).
+        it("spells CPUs, swap and health-check durations as the provider reads them back", () => {
+            expect(["1", "2", "500m", "250m", "1500m", "0.25"].map(dockerCpus)).to.deep.equal(["1.0", "2.0", "0.5", "0.25", "1.5", "0.25"]);
+            const svc = one(plan, CONTAINER, "embeddings-container").inputs;
+            expect(svc).to.include({ cpus: "2.0", memory: 4096, memorySwap: 4096 });
+            const goDuration = /^(\d+h)?(\d+m)?\d+s$/;
+            for (const key of ["interval", "timeout", "startPeriod"]) expect(get(svc, `healthcheck.${key}`), key).to.match(goDuration);
+            expect(get(svc, "healthcheck.startPeriod")).to.equal("5m0s");
         });
 
     });
@@ -211,10 +232,15 @@ describe("the local target (local stack under mocks)", () => {
         const SYNC = "ws-local-model-sync";
         /** The id the mocks give the sync container: the one the state holds. */
         const STATE_ID = "docker:index/container:Container::model-sync-container-id";
-        const run = (fields: Partial<OfflineContainer>): OfflineContainer => ({ id: "f".repeat(64), status: "exited", exitCode: 0, labels: { [SYNC_ATTEMPT_LABEL]: "first" }, ...fields });
         const syncOf = (p: Plan) => one(p, CONTAINER, "model-sync-container");
-        const attemptOf = (p: Plan) => (syncOf(p).inputs.labels as { label: string; value: string }[] | undefined)
-            ?.find((l) => l.label === SYNC_ATTEMPT_LABEL)?.value;
+        const labelOf = (p: Plan, label: string) => (syncOf(p).inputs.labels as { label: string; value: string }[] | undefined)
+            ?.find((l) => l.label === label)?.value;
+        const attemptOf = (p: Plan) => labelOf(p, SYNC_ATTEMPT_LABEL);
+        /** A container Docker reports, by default a successful run of the stack file's models. */
+        const run = (fields: Partial<OfflineContainer>): OfflineContainer => {
+            const labels = { [SYNC_ATTEMPT_LABEL]: "first", [SYNC_PUBLISHED_LABEL]: labelOf(plan, SYNC_PUBLISHED_LABEL)!, ...fields.labels };
+            return { id: "f".repeat(64), status: "exited", exitCode: 0, ...fields, labels };
+        };
         const startedAfter = (p: Plan) => get(one(p, CONTAINER, "embeddings-container").inputs, "labels.0.value");
         const local = () => devConfigWith({}, "local");
 
@@ -238,9 +264,24 @@ describe("the local target (local stack under mocks)", () => {
             // The services' input from the sync is the same as on the first deployment: updated
             // in place with nothing to change once the new run succeeds.
             expect(startedAfter(p)).to.equal(startedAfter(plan));
-            expect(startedAfter(p)).to.equal("model-sync exit 0");
+            expect(startedAfter(p)).to.match(/^model-sync exit 0, /);
             expect(p.outputs.runSyncCommand).to.equal(`docker start --attach ${SYNC}-0123456789ab`);
             expect(p.outputs.syncContainer).to.equal(`${SYNC}-0123456789ab`);
+        });
+
+        // Docker refuses a second container of the same name (409 Conflict), and the replacement
+        // is created before the container it replaces goes: seen under the real engine.
+        it("gives the run of a new model list a name of its own, so its container can be created beside the last", async () => {
+            const models = (JSON.parse(local()["warmstart:models"]) as unknown[]).slice(0, 1);
+            const last = run({ id: `0123456789ab${"e".repeat(52)}` });
+            const p = await evaluate("local", devConfigWith({ "warmstart:models": models }, "local"), { docker: { [SYNC]: last } });
+            expect(labelOf(p, SYNC_PUBLISHED_LABEL)).not.to.equal(labelOf(plan, SYNC_PUBLISHED_LABEL));
+            expect(attemptOf(p)).to.equal("after-0123456789ab");
+            expect(syncOf(p).inputs.name).to.equal(`${SYNC}-0123456789ab`);
+            // The same list as that run: nothing to change.
+            const same = await evaluate("local", local(), { docker: { [SYNC]: last } });
+            expect(syncOf(same).inputs.name).to.equal(SYNC);
+            expect(attemptOf(same)).to.equal("first");
         });
 
         it("runs again a container that was created and never ran, or died", async () => {
@@ -248,6 +289,17 @@ describe("the local target (local stack under mocks)", () => {
                 const p = await evaluate("local", local(), { docker: { [SYNC]: run({ id: `abcdef012345${"0".repeat(52)}`, status }) } });
                 expect(attemptOf(p), status).to.equal("after-abcdef012345");
             }
+        });
+
+        // kreuzwerker resource_docker_container.go: `labels` are ForceNew, so a new label value
+        // replaces the service container, which loads its models at start.
+        it("restarts the services on a new model list, and only then", async () => {
+            const models = (JSON.parse(local()["warmstart:models"]) as unknown[]).slice(0, 1);
+            const fewer = await evaluate("local", devConfigWith({ "warmstart:models": models }, "local"));
+            expect(startedAfter(fewer)).to.match(/^model-sync exit 0, published [0-9a-f]{12}$/);
+            expect(startedAfter(fewer)).not.to.equal(startedAfter(plan));
+            const again = await evaluate("local", local());
+            expect(startedAfter(again)).to.equal(startedAfter(plan));
         });
 
         it("reads the newest of the stack's sync containers: a second failure gets a third name", async () => {
@@ -268,7 +320,7 @@ describe("the local target (local stack under mocks)", () => {
             });
             expect(attemptOf(p)).to.equal("after-0123456789ab");
             expect(syncOf(p).inputs.name).to.equal(`${SYNC}-0123456789ab`);
-            expect(startedAfter(p)).to.equal("model-sync exit 0");
+            expect(startedAfter(p)).to.equal(startedAfter(plan));
         });
 
         it("keeps a sync that is running, and a successful one: no change", async () => {

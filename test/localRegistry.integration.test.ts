@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { expect } from "chai";
-import { REGISTRY_IMAGE, registryConfig } from "../components/local/registry";
+import { BUILDKIT_IMAGE, REGISTRY_IMAGE, registryConfig } from "../components/local/registry";
 import { findTool, toolVersion } from "./support/tools";
 import { freePort } from "./support/freePort";
 
@@ -166,5 +166,11 @@ describe("local registries (the distribution registry on loopback, generated con
 describe("the registry release under test", () => {
     it("is the one the local stack runs", () => {
         expect(`registry:${toolVersion("distribution")}`).to.equal(REGISTRY_IMAGE);
+    });
+
+    // test:engine loads the built buildkitd under BUILDKIT_IMAGE: the same release, or the real
+    // run would test another BuildKit than the stack asks for.
+    it("is matched by the BuildKit release the local builder runs", () => {
+        expect(`moby/buildkit:v${toolVersion("buildkit")}`).to.equal(BUILDKIT_IMAGE);
     });
 });

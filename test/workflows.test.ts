@@ -37,8 +37,8 @@ describe("GitHub workflows", () => {
     it("keeps the tools built from source between runs, keyed on everything that builds them", () => {
         const wf = parseYaml(read("test.yml")) as { jobs: { test: { env: Record<string, string>; steps: { uses?: string; run?: string; with?: Record<string, string> }[] } } };
         const cache = wf.jobs.test.steps.find((s) => s.uses?.startsWith("actions/cache@"))!;
-        expect(cache.with.path).to.equal("${{ env.WARMSTART_TOOLS }}");
-        expect(cache.with.key).to.include("hashFiles('tools/**')");
+        expect(cache.with?.path).to.equal("${{ env.WARMSTART_TOOLS }}");
+        expect(cache.with?.key).to.include("hashFiles('tools/**')");
         // .ci/run runs under sudo: the cache's folder must reach tools/build.sh.
         expect(wf.jobs.test.steps.map((s) => s.run ?? "").join("\n")).to.match(/--preserve-env=[^ ]*WARMSTART_TOOLS/);
     });

@@ -28,6 +28,18 @@ export interface LocalModelServiceArgs {
     startWhen?: pulumi.Input<unknown>;
 }
 
+/**
+ * Docker's CPU count as the provider reads it back from the engine's NanoCPUs
+ * (kreuzwerker/terraform-provider-docker helpers.go nanoInt64ToDecimalString): a whole number
+ * with one decimal (`1.0`), a fraction without trailing zeros (`0.5`). `cpus` is ForceNew, so any
+ * other spelling (`1`) replaces the container on every `up`.
+ */
+export function dockerCpus(cpu: string): string {
+    const nano = Math.round(cpuCount(cpu) * 1e9);
+    if (nano % 1e9 === 0) return `${nano / 1e9}.0`;
+    return (nano / 1e9).toFixed(9).replace(/0+$/, "");
+}
+
 /** `KEY=value` pairs, sorted, for a container's environment. */
 export function containerEnv(env: Record<string, string>): string[] {
     return Object.entries(env).map(([k, v]) => `${k}=${v}`).sort();
@@ -49,14 +61,19 @@ export class LocalModelService extends pulumi.ComponentResource {
             ports: [{ internal: args.port, external: args.hostPort, ip: args.public ? "0.0.0.0" : "127.0.0.1" }],
             mounts: [args.modelCache.readVolume()],
             memory: memoryMiB(args.memory),
+            // No swap beyond the limit, as on Cloud Run. Unset, Docker makes it twice the memory and
+            // the provider reads that back into a ForceNew field the program never set: a new
+            // container on every `up`.
+            memorySwap: memoryMiB(args.memory),
             // Docker's --cpus is a decimal count: Cloud Run's millicores (`500m`) become `0.5`.
-            cpus: String(cpuCount(args.cpu)),
+            cpus: dockerCpus(args.cpu),
             gpus: args.gpu ? "all" : undefined,
             labels: args.startWhen !== undefined ? [{ label: "warmstart.started-after", value: pulumi.output(args.startWhen).apply((v) => String(v ?? "")) }] : undefined,
             // The bases ship Python; no curl needed for the probe.
             healthcheck: {
                 tests: ["CMD", "python3", "-c", `import urllib.request; urllib.request.urlopen("${healthUrl}", timeout=4)`],
-                interval: "15s", timeout: "5s", retries: 3, startPeriod: "300s",
+                // As Go prints durations: the provider reads them back with Duration.String().
+                interval: "15s", timeout: "5s", retries: 3, startPeriod: "5m0s",
             },
         }, { parent: this, dependsOn: args.startAfter });
         this.url = `http://${args.public ? "0.0.0.0" : "127.0.0.1"}:${args.hostPort}`;

@@ -1,5 +1,7 @@
+import { createHash } from "crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import stableStringify from "fast-json-stable-stringify";
 import type { ModelSpec } from "../../images/model-sync/src/models";
 import type { ContainerRun } from "./dockerEngine";
 import type { LocalModelCache } from "./modelCache";
@@ -27,12 +29,15 @@ export interface LocalModelSyncArgs {
 /** The label that tells a sync container's attempt: a new value replaces the container, and so runs the sync again. */
 export const SYNC_ATTEMPT_LABEL = "warmstart.sync-attempt";
 
+/** The label that tells what a sync container's run publishes (publishedDigest of its environment). */
+export const SYNC_PUBLISHED_LABEL = "warmstart.sync-published";
+
 /** A container's short id, as syncAttempt takes it: the part a re-run's name adds. */
 const SHORT_ID = "[0-9a-f]{12}";
 
 /**
  * The name of the sync container for `attempt`: the stack's name for the first, the name and the
- * failed container's short id after a failure. Each attempt has a name of its own, so the next
+ * short id of the container it replaces after a failure or a change of what it publishes. Each attempt has a name of its own, so the next
  * one is created while the last still exists (the default create-before-delete): the services,
  * which take the sync's result as an input, are then updated, not deleted first as they are
  * under delete-before-replace (pulumi step_generator.go, calculateDependentReplacements), and a
@@ -65,13 +70,17 @@ function runFailed(run: ContainerRun): boolean {
 
 /**
  * The attempt label of the sync container this deployment declares, from what Docker reports
- * about the container now. After a failed run: a new value, so the next plain `pulumi up`, with
- * the config unchanged, replaces the container and the sync runs again. Otherwise the value that
+ * about the container now and what this deployment publishes (`published`, publishedDigest).
+ * After a failed run: a new value, so the next plain `pulumi up`, with the config unchanged,
+ * replaces the container and the sync runs again. After a run that published something else (a
+ * new model list): a new value too, so the replacement gets a name of its own; with the stack's
+ * name again, Docker refuses to create it beside the container it replaces ("Conflict. The
+ * container name … is already in use", seen under the real engine). Otherwise the value that
  * container carries (nothing changes), or `first` when there is none.
  */
-export function syncAttempt(lastRun: ContainerRun | undefined): string {
+export function syncAttempt(lastRun: ContainerRun | undefined, published: string): string {
     if (lastRun === undefined) return "first";
-    if (runFailed(lastRun)) return `after-${lastRun.id.slice(0, 12)}`;
+    if (runFailed(lastRun) || lastRun.labels[SYNC_PUBLISHED_LABEL] !== published) return `after-${lastRun.id.slice(0, 12)}`;
     return lastRun.labels[SYNC_ATTEMPT_LABEL] ?? "first";
 }
 
@@ -99,6 +108,14 @@ export function requireSyncSuccess(containerName: string, exitCode: number | und
 }
 
 /**
+ * A short digest of what a sync run publishes: its whole environment (the model list, the
+ * retention). Services carry it, so a new model list restarts them on what the sync published.
+ */
+export function publishedDigest(env: Record<string, string>): string {
+    return createHash("sha256").update(stableStringify(env)).digest("hex").slice(0, 12);
+}
+
+/**
  * The local target's sync: the same program as the Cloud Run job, run once as a container that
  * `pulumi up` waits for, so the services start on a filled cache. Run it again with
  * `docker start -a <container>`.
@@ -112,16 +129,26 @@ export class LocalModelSync extends pulumi.ComponentResource {
      * input) when the sync exited non-zero.
      */
     readonly succeeded: pulumi.Output<number | undefined>;
+    /**
+     * What a service started after this sync carries: fails like `succeeded`, and changes when
+     * the sync publishes another model list (publishedDigest), not when a failed run is re-run.
+     */
+    readonly published: pulumi.Output<string>;
 
     constructor(name: string, args: LocalModelSyncArgs, opts?: pulumi.ComponentResourceOptions) {
         super("warmstart:run:LocalModelSync", name, {}, opts);
-        const attempt = pulumi.output(args.lastRun).apply(syncAttempt);
+        const env = syncJobEnv(args);
+        const published = publishedDigest(env);
+        const attempt = pulumi.output(args.lastRun).apply((lastRun) => syncAttempt(lastRun, published));
         this.containerName = attempt.apply((a) => syncContainerName(args.containerName, a));
         this.container = new docker.Container(`${name}-container`, {
             name: this.containerName,
             image: args.image,
-            envs: Object.entries(syncJobEnv(args)).map(([k, v]) => `${k}=${v}`).sort(),
+            envs: Object.entries(env).map(([k, v]) => `${k}=${v}`).sort(),
             mounts: [args.modelCache.writeVolume()],
+            // The host's network: a model URL on the host's loopback (plain http is allowed only
+            // there) is the host's, not the container's own, and the sync fetches what the host can.
+            networkMode: "host",
             // One-shot: wait for the exit, keep the container (and its log, for `docker logs`) for
             // the next run. No `logs`: the provider would copy the whole log into the state.
             attach: true,
@@ -129,7 +156,7 @@ export class LocalModelSync extends pulumi.ComponentResource {
             restart: "no",
             // kreuzwerker/terraform-provider-docker resource_docker_container.go: `labels` and
             // `name` are ForceNew, so a new attempt replaces the container.
-            labels: [{ label: SYNC_ATTEMPT_LABEL, value: attempt }],
+            labels: [{ label: SYNC_ATTEMPT_LABEL, value: attempt }, { label: SYNC_PUBLISHED_LABEL, value: published }],
         }, {
             parent: this,
             // pulumi-docker asks to delete a container before replacing it (provider/resources.go);
@@ -139,6 +166,7 @@ export class LocalModelSync extends pulumi.ComponentResource {
         });
         this.succeeded = pulumi.all([this.container.name, this.container.id, this.container.exitCode, args.lastRun])
             .apply(([containerName, id, code, lastRun]) => requireSyncSuccess(containerName, latestExitCode(id, code, lastRun)));
-        this.registerOutputs({ container: this.container.name, exitCode: this.succeeded });
+        this.published = this.succeeded.apply((code) => `${name} exit ${code ?? "unknown"}, published ${published}`);
+        this.registerOutputs({ container: this.container.name, exitCode: this.succeeded, published: this.published });
     }
 }

@@ -7,6 +7,12 @@ import { LOCAL_REGISTRY_ROLES } from "../shared/naming";
 /** The distribution registry image both local registries run. */
 export const REGISTRY_IMAGE = "registry:3.0.0";
 
+/**
+ * The BuildKit image the local builder runs, pinned: buildx's default (`moby/buildkit:buildx-stable-1`)
+ * moves under the stack, and an engine without it must be told which image to load.
+ */
+export const BUILDKIT_IMAGE = "moby/buildkit:v0.31.0";
+
 export interface RegistryConfigArgs {
     /** Address the registry listens on inside its container, e.g. `:5000`. */
     listen: string;
@@ -105,7 +111,7 @@ export class LocalRegistry extends pulumi.ComponentResource implements ImageRegi
             // No `driver`: a dockerContainer block selects the docker-container driver, and the
             // provider refuses both together (ConflictsWith in its buildx builder schema).
             // On the host network the builder reaches the registries' loopback ports.
-            dockerContainer: { network: "host" },
+            dockerContainer: { network: "host", image: BUILDKIT_IMAGE },
             buildkitConfig: args.buildkitConfigPath,
             bootstrap: true,
         }, { parent: this, dependsOn: [this.proxy, this.push] });
