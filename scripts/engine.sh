@@ -29,7 +29,8 @@ host_bin=$(tool_bin pulumi-language-nodejs)
 # The language host runs the program with the first node on PATH: the release tools/versions.env
 # pins (@pulumi/pulumi declares Node 22 or newer), whatever node the machine has.
 node_bin=$(tool_bin node)
-export PULUMI_HOME=${PULUMI_HOME:-$(bash "$build" --pulumi-home)}
+tools_home=$(bash "$build" --pulumi-home)
+export PULUMI_HOME=${PULUMI_HOME:-$tools_home}
 
 # The engine loads exactly the provider version each SDK in node_modules asks for.
 [ -d "$root/node_modules/@pulumi/pulumi" ] || { echo "engine: the project's packages are not installed: run npm ci" >&2; exit 3; }
@@ -59,7 +60,7 @@ has_gcp_credentials || export GOOGLE_OAUTH_ACCESS_TOKEN="warmstart-offline-not-a
 docker_answers() { timeout 10 docker ${1:+-H "$1"} version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 if [ -z "${DOCKER_HOST:-}" ] && ! docker_answers; then
     command -v dockerd >/dev/null || { echo "engine: no Docker engine answers and dockerd is not installed (Debian: apt-get install docker.io)" >&2; exit 3; }
-    engine_dir="$(dirname "$(bash "$build" --pulumi-home)")/docker-engine"
+    engine_dir="$(dirname "$tools_home")/docker-engine"
     socket="unix://$engine_dir/docker.sock"
     if ! docker_answers "$socket"; then
         mkdir -p "$engine_dir"

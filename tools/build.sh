@@ -240,21 +240,21 @@ build_node() {
 # the engine asks for exactly the version the SDK names, and never downloads one here.
 install_plugin() { # tool plugin-name version
     local bin
-    [ -d "$pulumi_home/plugins/resource-$2-v$3" ] && [ -f "$pulumi_home/plugins/resource-$2-v$3/pulumi-resource-$2" ] && return 0
+    [ -f "$pulumi_home/plugins/resource-$2-v$3/pulumi-resource-$2" ] && return 0
     bin="$(tool_dir "$1")/bin/pulumi-resource-$2"
     PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$(tool_dir pulumi)/bin/pulumi" plugin install resource "$2" "$3" --file "$bin" --reinstall >/dev/null 2>&1
     echo "plugin $2 $3: installed into $pulumi_home"
 }
 
+# A tool <plugin>-provider installs plugin <plugin> at <PLUGIN>_PROVIDER_VERSION (versions.env).
 install_plugins() {
-    local name
+    local name plugin pin
     for name in "${requested[@]}"; do
-        case "$name" in
-            docker-provider) install_plugin "$name" docker "$DOCKER_PROVIDER_VERSION" ;;
-            docker-build-provider) install_plugin "$name" docker-build "$DOCKER_BUILD_PROVIDER_VERSION" ;;
-            gcp-provider) install_plugin "$name" gcp "$GCP_PROVIDER_VERSION" ;;
-            time-provider) install_plugin "$name" time "$TIME_PROVIDER_VERSION" ;;
-        esac
+        [ "${name%-provider}" != "$name" ] || continue
+        plugin=${name%-provider}
+        pin=${plugin^^}
+        pin=${pin//-/_}_PROVIDER_VERSION
+        install_plugin "$name" "$plugin" "${!pin}"
     done
 }
 
