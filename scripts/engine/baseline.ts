@@ -2,12 +2,14 @@
 // after an `up`, without a cloud account, so that a preview after a config change shows the real
 // provider's day-two plan (its Diff: update, replace, delete-before-replace).
 //
-// The state is built from what the real preview says each resource will have (`preview --json`:
-// every resource's checked inputs and planned outputs) and imported with `pulumi stack import`.
-// What only the API computes (ids, emails, digests, timestamps) is unknown at preview: it is
-// filled with values of the shape GCP gives them. A resource whose inputs come from such a value
-// is then planned again against the imported state, until the program's own preview has no
-// changes — or a change stays, which is a perpetual diff and is reported.
+// The state is built from what the real preview says each resource will have and imported with
+// `pulumi stack import`: each resource's checked inputs from `preview --json`, and the outputs
+// its provider planned from the update plan the same preview saves (`--save-plan`: a bridged
+// provider's defaults such as `deletionPolicy`, its label maps, a build context's hash; the JSON
+// prints no outputs). What only the API computes (ids, emails, digests, timestamps) is unknown at
+// preview: it is filled with values of the shape GCP gives them. The program is then planned
+// again against the imported state, until its preview has no changes — or a change stays, which
+// is a perpetual diff and is reported.
 //
 // What such a state proves: the update/replace decisions of the provider and the engine for a
 // config change. What it cannot: that the API returns what was planned (a field GCP normalises
@@ -17,6 +19,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { isDeepStrictEqual } from "util";
 import { evaluateStack } from "../evaluate";
 import { mockState } from "../offline/mocks";
 import { stackFileConfig } from "../offline/stackFiles";
@@ -26,7 +29,7 @@ import { Preview, PreviewJson, PreviewStep, previewJson, engineOk, resourceKey, 
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Planning rounds before a change that keeps coming back is called a perpetual diff. */
-const MAX_ROUNDS = 4;
+const MAX_ROUNDS = 6;
 
 const hash = (text: string, length = 64) => createHash("sha256").update(text).digest("hex").slice(0, length);
 
@@ -54,6 +57,8 @@ function idOf(r: StateResource, props: Props): string {
         case "gcp:cloudrunv2/service:Service": return `projects/${project}/locations/${location}/services/${name}`;
         case "gcp:cloudrunv2/job:Job": return `projects/${project}/locations/${location}/jobs/${name}`;
         case "gcp:cloudscheduler/job:Job": return `projects/${project}/locations/${location}/jobs/${name}`;
+        // pulumi-time: a sleep's id is the time it was created (RFC 3339).
+        case "time:index/sleep:Sleep": return "2026-01-01T00:00:00Z";
         case "gcp:artifactregistry/repository:Repository": return `projects/${project}/locations/${location}/repositories/${str(props.repositoryId) ?? name}`;
         default: return str(props.id) ?? name;
     }
@@ -78,10 +83,17 @@ function computedValue(r: StateResource, key: string, known: Props): unknown {
         case "url": return r.type === "gcp:storage/bucket:Bucket" ? `gs://${str(known.name) ?? name}` : `https://${name}.example`;
         case "selfLink": return `https://www.googleapis.com/${name}`;
         case "uniqueId": return String(BigInt(`0x${hash(r.urn, 15)}`));
+        // Status lists and maps the API fills (terraform-provider-google: Computed only), of a
+        // Cloud Run service or job and an alert policy: their entries are the API's, the shape is
+        // what a Diff reads (left out, the next plan marks them unknown: an update).
+        case "conditions": case "terminalConditions": case "latestCreatedExecutions": case "trafficStatuses": case "urls": case "creationRecords": return [];
+        case "effectiveAnnotations": return {};
         default:
             if (/Time$|Timestamp$/.test(key)) return "2026-01-01T00:00:00Z";
             if (/^(id|name)$/.test(key)) return idOf(r, known);
-            return `${name}-${key}`;
+            // A value of unknown shape (a string, or a block the provider decodes as an object) is
+            // left out, as an attribute the API has not set.
+            return undefined;
     }
 }
 
@@ -106,15 +118,24 @@ const REQUIRED_OUTPUTS: Record<string, string[]> = {
     "docker-build:index:Image": ["contextHash", "ref", "digest"],
 };
 
-/** The state of one resource after an `up` that did what the preview planned. */
-function settled(r: StateResource, previous: StateResource | undefined, providerIds: Map<string, string>): StateResource {
+/**
+ * Outputs a preview plans empty that an `up` always sets: a pushed image has a digest, and its
+ * ref names it (pulumi-docker-build image.go Create: a dry run without a build leaves both empty).
+ */
+const SET_BY_UP: Record<string, (planned: Props) => Props> = {
+    "docker-build:index:Image": (planned) => (planned.push === true && !str(planned.digest) ? { digest: UNKNOWN, ref: UNKNOWN } : {}),
+};
+
+/** The state of one resource after an `up` that did what the preview planned (`planned`: the outputs its provider planned). */
+function settled(r: StateResource, previous: StateResource | undefined, providerIds: Map<string, string>, planned: Props | undefined): StateResource {
     const inputs = fill(r, r.inputs ?? {}, previous?.inputs, "", r.inputs ?? {}) as Props;
-    const missing = Object.fromEntries((REQUIRED_OUTPUTS[r.type] ?? []).filter((k) => r.outputs?.[k] === undefined).map((k) => [k, UNKNOWN]));
-    // A preview prints no outputs of a create: the inputs, what the provider computes from them
-    // (as the offline mocks compute it: emails, URLs, digests) and what the state held before.
+    const plannedOutputs = { ...r.outputs, ...planned, ...SET_BY_UP[r.type]?.({ ...r.outputs, ...planned }) };
+    const missing = Object.fromEntries((REQUIRED_OUTPUTS[r.type] ?? []).filter((k) => plannedOutputs[k] === undefined).map((k) => [k, UNKNOWN]));
+    // The planned outputs over the inputs and what the provider computes from them (as the
+    // offline mocks compute it: emails, URLs, digests); an unknown keeps what the state held before.
     const name = r.urn.split("::").pop()!;
     const computed = r.custom ? mockState(r.type, name, inputs) : {};
-    const outputs = fill(r, { ...computed, ...inputs, ...missing, ...r.outputs }, previous?.outputs, "", { ...inputs, ...r.outputs }) as Props;
+    const outputs = fill(r, { ...computed, ...inputs, ...missing, ...plannedOutputs }, previous?.outputs, "", { ...inputs, ...plannedOutputs }) as Props;
     // GCS answers a bucket's location in capitals; the provider ignores case, but not when the
     // state holds it otherwise (ForceNew: a replacement). terraform-provider-google storage bucket.
     if (r.type === "gcp:storage/bucket:Bucket" && typeof outputs.location === "string") outputs.location = outputs.location.toUpperCase();
@@ -175,11 +196,22 @@ function defaultProviders(refs: string[], config: Record<string, string>, ids: M
     });
 }
 
+/** `planned` with each value unknown at preview taken from `fallback` at the same place. */
+function knownOr(planned: unknown, fallback: unknown): unknown {
+    if (planned === undefined || planned === UNKNOWN) return fallback;
+    if (Array.isArray(planned)) return planned.map((v, i) => knownOr(v, Array.isArray(fallback) ? fallback[i] : undefined));
+    if (planned !== null && typeof planned === "object") {
+        const from = fallback !== null && typeof fallback === "object" ? fallback as Props : {};
+        return Object.fromEntries(Object.entries(planned as Props).map(([k, v]) => [k, knownOr(v, from[k])]));
+    }
+    return planned;
+}
+
 /**
  * The deployment `pulumi stack import` reads, from the resources of a preview, the previous state
- * and the stack's outputs (which a preview does not print; the offline plan computes them).
+ * and the stack's outputs (as the update plan has them; where it cannot know one, as the offline plan computes it).
  */
-export function deploymentFrom(preview: PreviewJson, previous: StateResource[] = [], stackOutputs: Props = {}): { version: number; deployment: Props } {
+export function deploymentFrom(preview: PreviewJson, previous: StateResource[] = [], stackOutputs: Props = {}, plan: UpdatePlan = {}, secretsProvider?: Props): { version: number; deployment: Props } {
     const before = new Map(previous.map((r) => [r.urn, r]));
     const steps = (preview.steps ?? []).filter((s): s is PreviewStep & { newState: StateResource } => s.newState !== undefined && s.op !== "delete" && s.op !== "discard" && s.op !== "read-discard" && s.op !== "delete-replaced");
     const refOf = (provider: string) => provider.slice(0, provider.lastIndexOf("::"));
@@ -188,12 +220,39 @@ export function deploymentFrom(preview: PreviewJson, previous: StateResource[] =
     const providerIds = new Map(providerUrns.map((urn) => [urn, before.get(urn)?.id ?? uuidOf(urn)]));
     const providers = defaultProviders(providerUrns, (preview.config ?? {}) as Record<string, string>, providerIds);
     // `preview --json` lists no step for an unchanged resource: it stays as the state has it.
-    const planned = new Map(steps.map((s) => [s.urn, settled(s.newState, before.get(s.urn), providerIds)]));
+    const planned = new Map(steps.map((s) => [s.urn, settled(s.newState, before.get(s.urn), providerIds, plan.resourcePlans?.[s.urn]?.state)]));
     const gone = new Set((preview.steps ?? []).filter((s) => s.op === "delete" || s.op === "delete-replaced").map((s) => s.urn));
     const kept = previous.filter((r) => !planned.has(r.urn) && !gone.has(r.urn) && !r.type.startsWith("pulumi:providers:"));
     const resources = [...kept, ...planned.values()]
-        .map((r) => (r.type === "pulumi:pulumi:Stack" ? { ...r, outputs: stackOutputs } : r));
-    return { version: 3, deployment: { manifest: { time: new Date(0).toISOString(), magic: "", version: "" }, resources: inStateOrder([...providers, ...resources]) } };
+        .map((r) => (r.type === "pulumi:pulumi:Stack" ? { ...r, outputs: knownOr(plan.resourcePlans?.[r.urn]?.state, stackOutputs) as Props } : r));
+    // The planned outputs carry the provider's secrets (label maps) encrypted by the stack's own
+    // secrets provider, which the deployment names so that the import reads them.
+    return { version: 3, deployment: { manifest: { time: new Date(0).toISOString(), magic: "", version: "" }, ...(secretsProvider ? { secrets_providers: secretsProvider } : {}), resources: inStateOrder([...providers, ...resources]) } };
+}
+
+/** An update plan as `preview --save-plan` writes it (apitype.DeploymentPlanV1): each resource's planned outputs. */
+export interface UpdatePlan {
+    resourcePlans?: Record<string, { steps?: string[]; state?: Props }>;
+}
+
+/** `preview --json` of a stack together with the update plan it saves (an experimental flag of the CLI). */
+function previewWithPlan(stack: string, opts: { cwd: string; env?: Record<string, string> }): { preview: Preview; plan: UpdatePlan } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "warmstart-plan-"));
+    try {
+        const file = path.join(dir, "plan.json");
+        const preview = previewJson(stack, ["--save-plan", file], { ...opts, env: { ...opts.env, PULUMI_EXPERIMENTAL: "true" } });
+        const plan = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) as UpdatePlan : {};
+        return { preview, plan };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/** The passphrase secrets provider of a stack, with the salt its stack file holds (`stack init` writes it). */
+function passphraseProvider(stack: string, cwd: string): Props | undefined {
+    const file = path.join(cwd, `Pulumi.${stack}.yaml`);
+    const salt = fs.existsSync(file) ? /^encryptionsalt:\s*(\S+)\s*$/m.exec(fs.readFileSync(file, "utf8"))?.[1] : undefined;
+    return salt === undefined ? undefined : { type: "passphrase", state: { salt } };
 }
 
 /** What `stack export` holds: the resources of the current state. */
@@ -218,10 +277,14 @@ export interface Baseline {
     seconds: number;
 }
 
-/** An update or replacement whose every changed property is an output the provider computes, no input. */
+/**
+ * An update or replacement whose inputs are those the state holds: what changes is an output the
+ * provider computes. (The inputs are compared here: a bridged provider's detailed diff marks
+ * every property `inputDiff: false`, an input's change too.)
+ */
 export function outputsOnly(step: PreviewStep): boolean {
-    const diff = Object.values(step.detailedDiff ?? {});
-    return (step.op === "update" || step.op === "replace") && diff.length > 0 && diff.every((d) => d.inputDiff === false);
+    return (step.op === "update" || step.op === "replace") && step.oldState !== undefined && step.newState !== undefined
+        && isDeepStrictEqual(step.oldState.inputs ?? {}, step.newState.inputs ?? {});
 }
 
 /** Steps other than `same`, as `op <type>::<name>`. */
@@ -249,18 +312,19 @@ export async function makeBaseline(stack: string, opts: { cwd: string; env?: Rec
     // What the program exports, as the offline plan computes it from the same stack file.
     const stackOutputs = (await evaluateStack(stack, { config: stackFileConfig(stack, opts.cwd) })).outputs;
     try {
-        let preview = previewJson(stack, [], opts);
+        let { preview, plan } = previewWithPlan(stack, opts);
         let rounds = 0;
         while (rounds < MAX_ROUNDS) {
             if (preview.run.status !== 0) throw new Error(`preview -s ${stack} failed (exit ${preview.run.status}):\n${(preview.json.diagnostics ?? []).map((d) => `${d.severity} ${d.urn ?? ""}: ${d.message}`).join("\n")}\n${preview.run.stderr.slice(-3000)}`);
-            const changed = changedSteps(preview.json);
-            if (rounds > 0 && inputChanges(preview.json).length === 0) break;
+            // A stack reference is read on every preview: a read is no change.
+            const changed = changedSteps(preview.json).filter((c) => !c.startsWith("read "));
+            if (rounds > 0 && changed.length === 0) break;
             rounds++;
             log(`round ${rounds}: ${changed.length} change(s) to settle`);
             // The current state, if any: what an `up` keeps of a resource the preview cannot know.
-            fs.writeFileSync(file, JSON.stringify(deploymentFrom(preview.json, exported(stack, opts), stackOutputs)));
+            fs.writeFileSync(file, JSON.stringify(deploymentFrom(preview.json, exported(stack, opts), stackOutputs, plan, passphraseProvider(stack, opts.cwd))));
             engineOk(["stack", "import", "-s", stack, "--file", file, "--force"], opts);
-            preview = previewJson(stack, [], opts);
+            ({ preview, plan } = previewWithPlan(stack, opts));
         }
         const residual = (preview.json.steps ?? []).filter(outputsOnly).map((s) => `${s.op} ${resourceKey(s.urn)}: ${Object.keys(s.detailedDiff ?? {}).sort().join(", ")}`).sort();
         return { rounds, final: preview, perpetual: described(inputChanges(preview.json)), outputsOnly: residual, seconds: (Date.now() - started) / 1000 };
