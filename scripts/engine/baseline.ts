@@ -240,7 +240,9 @@ function previewWithPlan(stack: string, opts: { cwd: string; env?: Record<string
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "warmstart-plan-"));
     try {
         const file = path.join(dir, "plan.json");
-        const preview = previewJson(stack, ["--save-plan", file], { ...opts, env: { ...opts.env, PULUMI_EXPERIMENTAL: "true" } });
+        // --show-sames: an unchanged resource's step too, with its options as the program now
+        // gives them (an `up` writes a changed `protect` or `retainOnDelete` to the state).
+        const preview = previewJson(stack, ["--save-plan", file, "--show-sames"], { ...opts, env: { ...opts.env, PULUMI_EXPERIMENTAL: "true" } });
         const plan = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) as UpdatePlan : {};
         return { preview, plan };
     } finally {
