@@ -1,5 +1,6 @@
 // The engine runs the program without type-checking it (Pulumi.yaml runtime.options.tsconfig ->
-// tsconfig.pulumi.json, `noCheck`): the check costs seconds on every preview. A type error still
+// tsconfig.pulumi.json: `noCheck`, and ts-node transpiling with SWC): the check costs seconds on
+// every preview (npm run bench:preview). A type error still
 // fails before any preview: `npm run build` checks with tsconfig.json, first in test:engine and CI.
 import * as fs from "fs";
 import * as path from "path";
@@ -25,6 +26,14 @@ describe("the program under the engine, transpiled only", function () {
         const run = project.run(["preview", "-s", "t"]);
         expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
         expect(run.stdout).to.not.include("TSError");
+    });
+
+    it("transpiles with SWC, which refuses to type-check", () => {
+        // ts-node reads its own options from the tsconfig the engine is given; asking it to
+        // type-check shows that SWC is the transpiler (ts-node: "'swc' implies 'transpileOnly'").
+        const run = project.run(["preview", "-s", "t"], { PULUMI_NODEJS_TRANSPILE_ONLY: "false" });
+        expect(run.status).to.not.equal(0);
+        expect(run.stdout).to.include("Cannot enable 'swc' option with 'transpileOnly: false'");
     });
 
     it("while the build's tsconfig.json refuses that type error", () => {
