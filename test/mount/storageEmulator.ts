@@ -29,12 +29,12 @@ export class StorageEmulator {
     private constructor(private readonly child: ChildProcess, readonly endpoint: string, private readonly logFile: string) {}
 
     /**
-     * Starts the emulator with its log in `dir`. The memory backend: the filesystem one refuses a
+     * Starts the emulator with its log in `dir` (`extraArgs`: more of its flags). The memory backend: the filesystem one refuses a
      * versioned bucket, and stores a directory placeholder object (`refs/`, which gcsfuse writes
      * for a mkdir) as a bare directory it then answers 404 for (fake-gcs-server
      * internal/backend/fs.go, CreateObject), so an empty directory the sync made would vanish.
      */
-    static async start(bin: string, dir: string): Promise<StorageEmulator> {
+    static async start(bin: string, dir: string, extraArgs: string[] = []): Promise<StorageEmulator> {
         const logFile = path.join(dir, "fake-gcs-server.log");
         let lastError: Error | undefined;
         // The port is free when picked; another process may take it before the emulator binds.
@@ -44,7 +44,7 @@ export class StorageEmulator {
             const log = fs.openSync(logFile, "a");
             // -public-host: gcsfuse reads object bodies as GET /<bucket>/<object> (the XML API's
             // path style), which the emulator routes only for requests to its public host.
-            const child = spawn(bin, ["-scheme", "http", "-host", "127.0.0.1", "-port", String(port), "-public-host", `127.0.0.1:${port}`, "-backend", "memory", "-log-level", "warn"], {
+            const child = spawn(bin, ["-scheme", "http", "-host", "127.0.0.1", "-port", String(port), "-public-host", `127.0.0.1:${port}`, "-backend", "memory", "-log-level", "warn", ...extraArgs], {
                 cwd: dir, stdio: ["ignore", log, log],
             });
             fs.closeSync(log);
