@@ -4,7 +4,8 @@
 # and reuses what is already there: a fresh clone on the same machine builds nothing, a new machine
 # builds everything from this one script.
 #
-#   bash tools/build.sh                 # every tool (npm run tools)
+#   bash tools/build.sh                 # every tool (npm run tools), up to 3 builds at once
+#                                       # (WARMSTART_TOOLS_JOBS sets how many)
 #   bash tools/build.sh gcsfuse pulumi  # some of them
 #   bash tools/build.sh --path gcsfuse  # print where a tool's binaries are; exit 3 if not built
 #   bash tools/build.sh --version gcsfuse  # print the version it builds
@@ -18,8 +19,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 source "$root/tools/versions.env"
 cache=${WARMSTART_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/warmstart/tools}
-all_tools=(distribution fake-gcs-server gcsfuse pulumi huggingface-hub
-    pulumi-language-nodejs node docker-provider docker-build-provider gcp-provider time-provider buildkit)
+# Longest builds first (they start first when several run at once).
+all_tools=(pulumi gcp-provider docker-build-provider buildkit gcsfuse distribution docker-provider
+    time-provider pulumi-language-nodejs fake-gcs-server node huggingface-hub)
+# Builds at once when several tools are missing: each go build uses every core, but much of a cold
+# build is fetching modules, unpacking and linking, which overlap.
+jobs_max=${WARMSTART_TOOLS_JOBS:-3}
 # Sources the module proxy refuses: exact exports of the public repositories (see its README).
 vendor=${WARMSTART_VENDOR:-$root/../shared/vendor}
 # Local stand-ins for modules the proxy refuses (tools/go-replace/README.md) and our source patches:
@@ -260,7 +265,7 @@ install_plugins() {
 }
 
 build_one() {
-    local name=$1 dest tmp start
+    local name=$1 dest tmp start status
     dest=$(tool_dir "$name")
     if [ -d "$dest/bin" ]; then
         echo "$name $(version_of "$name"): cached in $dest"
@@ -272,8 +277,14 @@ build_one() {
     trap 'rm -rf "$tmp"' RETURN
     echo "$name $(version_of "$name"): building into $dest"
     start=$SECONDS
-    # The go command's progress goes to a log, shown when the build fails.
-    if ! "build_${name//-/_}" "$tmp" > "$tmp/build.log" 2>&1; then
+    # The go command's progress goes to a log, shown when the build fails. The build runs in a
+    # subshell with errexit of its own, outside any condition: within `if ! build_…` bash would
+    # ignore a failing step and go on to the next, and a half-built tool would pass as built.
+    set +e
+    (set -e; "build_${name//-/_}" "$tmp") > "$tmp/build.log" 2>&1
+    status=$?
+    set -e
+    if [ "$status" -ne 0 ]; then
         tail -n 40 "$tmp/build.log" >&2
         echo "$name $(version_of "$name"): build failed (the lines above are the end of its log)" >&2
         return 1
@@ -315,8 +326,33 @@ if [ ${#missing[@]} -gt 0 ]; then
     exec 9>"$cache/.lock"
     flock 9
 fi
+# What is built already says so at once; the rest builds up to jobs_max at a time, each printing
+# its own lines, and any failure fails the whole run once every started build has finished.
+queue=()
 for name in "${requested[@]}"; do
-    build_one "$name"
+    if [ -d "$(tool_dir "$name")/bin" ]; then build_one "$name"; else queue+=("$name"); fi
 done
+declare -A running=()
+failed=()
+reap() {
+    local pid
+    if wait -n -p pid; then :; else failed+=("${running[$pid]}"); fi
+    unset "running[$pid]"
+}
+for name in "${queue[@]}"; do
+    while [ ${#running[@]} -ge "$jobs_max" ]; do reap; done
+    build_one "$name" &
+    running[$!]=$name
+done
+while [ ${#running[@]} -gt 0 ]; do reap; done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "not built: ${failed[*]}" >&2
+    exit 1
+fi
 # Plugins need the CLI to install them.
-case " ${requested[*]} " in *-provider*) build_one pulumi && install_plugins ;; esac
+case " ${requested[*]} " in
+    *-provider*)
+        build_one pulumi
+        install_plugins
+        ;;
+esac
