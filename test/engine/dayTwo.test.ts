@@ -116,6 +116,42 @@ describe("day-two plans under the real provider", function () {
         expect(stepOf(json, "Job::model-sync-seed").replaceReasons).to.include.members(["runExecutionToken", "template"]);
     });
 
+    it("dev, a seed job whose run failed (its create left init errors) is replaced by the next up, nothing else", () => {
+        // What a failed seed leaves in the state: the engine records the provider's error as
+        // initErrors on the created job (components/gcp/modelSyncJob.ts SEED_REPLACEMENT).
+        const state = JSON.parse(project.ok(["stack", "export", "-s", "dev"]).stdout) as { deployment: { resources: StateResource[] } };
+        const seed = state.deployment.resources.find((r) => keyOf(r.urn) === "Job::model-sync-seed")!;
+        const file = path.join(project.dir, "failed-seed.json");
+        try {
+            fs.writeFileSync(file, JSON.stringify({ ...state, deployment: { ...state.deployment, resources: state.deployment.resources.map((r) => (r === seed ? { ...r, initErrors: ["waiting for execution ws-dev-model-sync-seed-s0: Task failed"] } : r)) } }));
+            project.ok(["stack", "import", "-s", "dev", "--file", file]);
+            const json = ok(project.preview("dev", policyArgs(project, "dev")));
+            expect(planned(json)).to.deep.equal({ "Job::model-sync-seed": "replace" });
+            expect(stepOf(json, "Job::model-sync-seed").replaceReasons).to.deep.equal(["#initerror"]);
+        } finally {
+            fs.writeFileSync(file, JSON.stringify(state));
+            project.ok(["stack", "import", "-s", "dev", "--file", file, "--force"]);
+        }
+    });
+
+    it("dev, a service named as the model sync is refused before any resource, naming the key", () => {
+        const { run, json } = previewWith("dev", (c) => {
+            list(c, "services")[0].name = "model-sync";
+        });
+        expect(run.status).to.not.equal(0);
+        expect((json.diagnostics ?? []).map((d) => d.message).join("\n")).to.match(/warmstart:services\[0\]\.name.*model sync/);
+        expect(planned(json)).to.deep.equal({});
+    });
+
+    it("dev, a key in a namespace nothing reads (a misspelt warmstart) is refused before any resource", () => {
+        const { run, json } = previewWith("dev", (c) => {
+            c["warmstrat:models"] = [];
+        });
+        expect(run.status).to.not.equal(0);
+        expect((json.diagnostics ?? []).map((d) => d.message).join("\n")).to.include("warmstrat:models");
+        expect(planned(json)).to.deep.equal({});
+    });
+
     it("dev, a change that moves the bucket is refused before any resource, naming the key", () => {
         const { run, json } = previewWith("dev", (c) => {
             (c["warmstart:modelCache"] as Item).location = "EU";
