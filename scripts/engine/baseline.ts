@@ -23,7 +23,7 @@ import { isDeepStrictEqual } from "util";
 import { evaluateStack } from "../evaluate";
 import { mockState } from "../offline/mocks";
 import { stackFileConfig } from "../offline/stackFiles";
-import { Preview, PreviewJson, PreviewStep, previewJson, engineOk, resourceKey, StateResource } from "./run";
+import { changes, Preview, PreviewJson, PreviewStep, previewJson, engineOk, resourceKey, StateResource } from "./run";
 
 /** How the engine prints a value unknown at preview (sdk/go/common/resource/plugin UnknownStringValue). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -129,7 +129,8 @@ const SET_BY_UP: Record<string, (planned: Props) => Props> = {
 /** The state of one resource after an `up` that did what the preview planned (`planned`: the outputs its provider planned). */
 function settled(r: StateResource, previous: StateResource | undefined, providerIds: Map<string, string>, planned: Props | undefined): StateResource {
     const inputs = fill(r, r.inputs ?? {}, previous?.inputs, "", r.inputs ?? {}) as Props;
-    const plannedOutputs = { ...r.outputs, ...planned, ...SET_BY_UP[r.type]?.({ ...r.outputs, ...planned }) };
+    const asPlanned = { ...r.outputs, ...planned };
+    const plannedOutputs = { ...asPlanned, ...SET_BY_UP[r.type]?.(asPlanned) };
     const missing = Object.fromEntries((REQUIRED_OUTPUTS[r.type] ?? []).filter((k) => plannedOutputs[k] === undefined).map((k) => [k, UNKNOWN]));
     // The planned outputs over the inputs and what the provider computes from them (as the
     // offline mocks compute it: emails, URLs, digests); an unknown keeps what the state held before.
@@ -215,15 +216,16 @@ export function deploymentFrom(preview: PreviewJson, previous: StateResource[] =
     const before = new Map(previous.map((r) => [r.urn, r]));
     const steps = (preview.steps ?? []).filter((s): s is PreviewStep & { newState: StateResource } => s.newState !== undefined && s.op !== "delete" && s.op !== "discard" && s.op !== "read-discard" && s.op !== "delete-replaced");
     const refOf = (provider: string) => provider.slice(0, provider.lastIndexOf("::"));
-    const unchanged = previous.filter((r) => !r.type.startsWith("pulumi:providers:") && !steps.some((s) => s.urn === r.urn));
-    const providerUrns = [...new Set([...steps.map((s) => s.newState), ...unchanged].flatMap((r) => (r.provider ? [refOf(r.provider)] : [])))];
+    // A resource of the state the preview names no step for (none with --show-sames, but for a
+    // delete) stays as the state has it; the providers are rebuilt from the resources that stay.
+    const stepped = new Set(steps.map((s) => s.urn));
+    const gone = new Set((preview.steps ?? []).filter((s) => s.op === "delete" || s.op === "delete-replaced").map((s) => s.urn));
+    const kept = previous.filter((r) => !stepped.has(r.urn) && !gone.has(r.urn) && !r.type.startsWith("pulumi:providers:"));
+    const providerUrns = [...new Set([...steps.map((s) => s.newState), ...kept].flatMap((r) => (r.provider ? [refOf(r.provider)] : [])))];
     const providerIds = new Map(providerUrns.map((urn) => [urn, before.get(urn)?.id ?? uuidOf(urn)]));
     const providers = defaultProviders(providerUrns, (preview.config ?? {}) as Record<string, string>, providerIds);
-    // `preview --json` lists no step for an unchanged resource: it stays as the state has it.
-    const planned = new Map(steps.map((s) => [s.urn, settled(s.newState, before.get(s.urn), providerIds, plan.resourcePlans?.[s.urn]?.state)]));
-    const gone = new Set((preview.steps ?? []).filter((s) => s.op === "delete" || s.op === "delete-replaced").map((s) => s.urn));
-    const kept = previous.filter((r) => !planned.has(r.urn) && !gone.has(r.urn) && !r.type.startsWith("pulumi:providers:"));
-    const resources = [...kept, ...planned.values()]
+    const planned = steps.map((s) => settled(s.newState, before.get(s.urn), providerIds, plan.resourcePlans?.[s.urn]?.state));
+    const resources = [...kept, ...planned]
         .map((r) => (r.type === "pulumi:pulumi:Stack" ? { ...r, outputs: knownOr(plan.resourcePlans?.[r.urn]?.state, stackOutputs) as Props } : r));
     // The planned outputs carry the provider's secrets (label maps) encrypted by the stack's own
     // secrets provider, which the deployment names so that the import reads them.
@@ -289,11 +291,6 @@ export function outputsOnly(step: PreviewStep): boolean {
         && isDeepStrictEqual(step.oldState.inputs ?? {}, step.newState.inputs ?? {});
 }
 
-/** Steps other than `same`, as `op <type>::<name>`. */
-export function changedSteps(preview: PreviewJson): string[] {
-    return (preview.steps ?? []).filter((s) => s.op !== "same").map((s) => `${s.op} ${resourceKey(s.urn)}`).sort();
-}
-
 /** Changes other than updates (or replacements, each of several steps) of outputs alone. */
 export function inputChanges(preview: PreviewJson): PreviewStep[] {
     const residual = new Set((preview.steps ?? []).filter(outputsOnly).map((s) => s.urn));
@@ -319,7 +316,7 @@ export async function makeBaseline(stack: string, opts: { cwd: string; env?: Rec
         while (rounds < MAX_ROUNDS) {
             if (preview.run.status !== 0) throw new Error(`preview -s ${stack} failed (exit ${preview.run.status}):\n${(preview.json.diagnostics ?? []).map((d) => `${d.severity} ${d.urn ?? ""}: ${d.message}`).join("\n")}\n${preview.run.stderr.slice(-3000)}`);
             // A stack reference is read on every preview: a read is no change.
-            const changed = changedSteps(preview.json).filter((c) => !c.startsWith("read "));
+            const changed = changes(preview.json).filter((c) => !c.startsWith("read "));
             if (rounds > 0 && changed.length === 0) break;
             rounds++;
             log(`round ${rounds}: ${changed.length} change(s) to settle`);

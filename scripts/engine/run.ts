@@ -82,11 +82,6 @@ export function resourceKey(urn: string): string {
     return `${parts[2]?.split("$").pop() ?? ""}::${parts[3] ?? ""}`;
 }
 
-/** Each step's op by resource key. */
-export function opsByKey(preview: PreviewJson): Record<string, string> {
-    return Object.fromEntries((preview.steps ?? []).map((s) => [resourceKey(s.urn), s.op]));
-}
-
 /** Steps whose op is not `same`, as `op <type>::<name>`. */
 export function changes(preview: PreviewJson): string[] {
     return (preview.steps ?? []).filter((s) => s.op !== "same").map((s) => `${s.op} ${resourceKey(s.urn)}`).sort();

@@ -28,13 +28,14 @@ export function syncNodeImage(): string {
  * must be the pinned one's.
  */
 export function nodeRuntime(major: string): string {
-    const node = fs.realpathSync(requireTool("node"));
+    const nodeBin = requireTool("node");
+    const node = fs.realpathSync(nodeBin);
     const version = toolVersion("node");
     const pinnedMajor = /^(\d+)\./.exec(version)?.[1];
     if (pinnedMajor !== major) {
         throw new Error(`images/model-sync/Dockerfile's NODE_IMAGE runs Node ${major}, but tools/versions.env pins ENGINE_NODE_VERSION to ${version}: pin a Node ${major} release there`);
     }
-    const npmPackage = path.join(path.dirname(requireTool("node")), "..", "npm", "node_modules", "npm");
+    const npmPackage = path.join(path.dirname(nodeBin), "..", "npm", "node_modules", "npm");
     if (!fs.existsSync(path.join(npmPackage, "bin", "npm-cli.js"))) throw new Error(`the node tool ${version} has no npm beside it (${npmPackage}): run npm run tools`);
     const dir = path.join(CACHE, `node-${version}`);
     if (fs.existsSync(path.join(dir, "bin", "node"))) return dir;
