@@ -134,24 +134,6 @@ describe("day-two plans under the real provider", function () {
         }
     });
 
-    it("dev, a service named as the model sync is refused before any resource, naming the key", () => {
-        const { run, json } = previewWith("dev", (c) => {
-            list(c, "services")[0].name = "model-sync";
-        });
-        expect(run.status).to.not.equal(0);
-        expect((json.diagnostics ?? []).map((d) => d.message).join("\n")).to.match(/warmstart:services\[0\]\.name.*model sync/);
-        expect(planned(json)).to.deep.equal({});
-    });
-
-    it("dev, a key in a namespace nothing reads (a misspelt warmstart) is refused before any resource", () => {
-        const { run, json } = previewWith("dev", (c) => {
-            c["warmstrat:models"] = [];
-        });
-        expect(run.status).to.not.equal(0);
-        expect((json.diagnostics ?? []).map((d) => d.message).join("\n")).to.include("warmstrat:models");
-        expect(planned(json)).to.deep.equal({});
-    });
-
     it("dev, a change that moves the bucket is refused before any resource, naming the key", () => {
         const { run, json } = previewWith("dev", (c) => {
             (c["warmstart:modelCache"] as Item).location = "EU";

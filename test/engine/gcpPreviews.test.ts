@@ -45,6 +45,7 @@ describe("the GCP stacks under the real engine", function () {
     for (const [what, key, value, named] of [
         ["a key in a namespace nothing reads", "warmstrat:models", "[]", /warmstrat:models: is in the namespace 'warmstrat'.*did you mean warmstart:models\?/],
         ["a service named like the program's own sync", "warmstart:services", JSON.stringify([{ name: "sync", context: "images/services/embeddings", base: "runtime" }]), /warmstart:services\[0\]\.name/],
+        ["a service named as the model sync", "warmstart:services", JSON.stringify([{ name: "model-sync", context: "images/services/embeddings", base: "runtime" }]), /warmstart:services\[0\]\.name.*model sync/],
     ] as const) {
         it(`refuses ${what} before any resource, naming the key`, () => {
             project.editStack("dev", (config) => (config[key] = JSON.parse(value)));
